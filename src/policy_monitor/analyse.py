@@ -1,0 +1,43 @@
+"""Fetched body -> policy text and facts: normalise, then extract. Pure and picklable, so a run can do it
+in worker processes while the fetches go on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .facts import EXTRACTOR_VERSION, extract
+from .normalize import Page, normalize
+
+
+@dataclass(frozen=True)
+class Analysis:
+    page: Page
+    summary: dict[str, Any]
+    evidence: dict[str, str]
+    facts: list[dict[str, str]]
+    extractor_version: str
+
+
+@dataclass(frozen=True)
+class PageRules:
+    """The per-source normalisation rules of sources.yaml."""
+
+    select: str | None = None
+    remove: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+
+
+def analyse(text: str, content_type: str | None, rules: PageRules) -> Analysis:
+    page = normalize(text, content_type, select=rules.select, remove=rules.remove, ignore=rules.ignore)
+    return Analysis(page=page, extractor_version=EXTRACTOR_VERSION, **facts_of(page.text))
+
+
+def facts_of(text: str) -> dict[str, Any]:
+    """The summary, evidence and facts of a policy text, as plain data for storage."""
+    ex = extract(text)
+    return {
+        "summary": ex.summary.to_dict(),
+        "evidence": dict(ex.evidence),
+        "facts": [f.to_dict() for f in ex.facts],
+    }

@@ -1,0 +1,289 @@
+"""One check's result -> the database: check row, source state, snapshot, facts and the alerts they cause,
+all in one transaction, so a run killed at any moment leaves each source either before or after its check.
+
+Outcomes: `new` (first good snapshot), `unchanged` (304, same body, or same canonical text), `changed`
+(new policy text: a snapshot and `page_changed`), `failed` (fetch failure or a page the guard refused:
+never a snapshot), `gone` (404/410).
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .alerts import NewAlert, raise_alert
+from .analyse import Analysis
+from .compare import SourceSummary, check_expected, merge_observed, summary_changes, unified_diff
+from .fetch import FetchResult
+from .guard import judge
+from .registry import ChannelBase, Vendor
+from .store.schema import (
+    CheckRow,
+    ExtractionRow,
+    FactRow,
+    MismatchRow,
+    SnapshotRow,
+    SourceRow,
+    utcnow,
+)
+
+DIFF_LIMIT = 200_000  # characters of diff kept with a page_changed alert
+
+
+@dataclass(frozen=True)
+class Recorded:
+    outcome: str
+    reason: str | None
+    alerts: int
+
+
+@dataclass(frozen=True)
+class Context:
+    """What recording needs besides the result: the vendor, channels and thresholds."""
+
+    vendor: Vendor
+    channels: Sequence[ChannelBase]
+    failing_after: int
+
+
+def record(session: Session, src: SourceRow, result: FetchResult, analysis: Analysis | None, ctx: Context) -> Recorded:
+    """Store one check and everything that follows from it. The caller commits."""
+    now = utcnow()
+    alerts: list[Any] = []
+    outcome, reason = _classify(session, src, result, analysis)
+
+    if outcome in ("failed", "gone"):
+        src.consecutive_failures += 1
+        src.last_error = reason
+        if outcome == "gone" and src.snapshot_id is not None and not src.gone_alerted:
+            src.gone_alerted = True
+            alerts.append(
+                NewAlert("source_gone", src.vendor_id, f"gone:{src.id}:{now.isoformat()}", src.id, src.url, evidence=reason)
+            )
+        if src.consecutive_failures >= ctx.failing_after and not src.failing_alerted:
+            src.failing_alerted = True
+            alerts.append(
+                NewAlert(
+                    "source_failing",
+                    src.vendor_id,
+                    f"failing:{src.id}:{now.isoformat()}",
+                    src.id,
+                    src.url,
+                    new=f"{src.consecutive_failures} failed checks in a row",
+                    evidence=reason,
+                )
+            )
+    else:
+        if src.consecutive_failures or src.failing_alerted or src.gone_alerted:
+            reason = f"recovered after {src.consecutive_failures} failed check(s)" if src.consecutive_failures else None
+        src.consecutive_failures = 0
+        src.failing_alerted = False
+        src.gone_alerted = False
+        src.last_error = None
+        src.last_ok_at = now
+        src.etag = result.etag
+        src.last_modified = result.last_modified
+        if result.body_hash:
+            src.body_hash = result.body_hash
+        if analysis is not None and outcome in ("new", "changed", "flipped"):
+            alerts.extend(_store_version(session, src, result, analysis, outcome, now))
+            if outcome != "flipped":
+                src.last_changed_at = now
+            alerts.extend(mismatch_alerts(session, ctx.vendor))
+
+    src.last_checked_at = now
+    src.last_outcome = outcome
+    session.add(
+        CheckRow(
+            source_id=src.id,
+            at=now,
+            ms=int(result.duration * 1000),
+            status=result.status,
+            nbytes=result.nbytes,
+            outcome=outcome,
+            reason=reason,
+        )
+    )
+    raised = sum(1 for a in alerts if raise_alert(session, a, ctx.channels, now) is not None)
+    return Recorded(outcome, reason, raised)
+
+
+def _classify(session: Session, src: SourceRow, result: FetchResult, analysis: Analysis | None) -> tuple[str, str | None]:
+    if result.outcome == "gone":
+        return "gone", result.reason or f"HTTP {result.status}"
+    if result.outcome == "failed":
+        return "failed", result.reason or "fetch failed"
+    if result.outcome == "not_modified" or analysis is None:
+        return "unchanged", None
+    current = session.get(SnapshotRow, src.snapshot_id) if src.snapshot_id else None
+    refused = judge(analysis.page, status=result.status or 200, previous_chars=current.chars if current else None)
+    if refused:
+        return "failed", refused
+    if current is None:
+        return "new", None
+    if current.key == analysis.page.key:
+        return "unchanged", None
+    seen = session.scalar(
+        select(SnapshotRow.id).where(SnapshotRow.source_id == src.id, SnapshotRow.key == analysis.page.key).limit(1)
+    )
+    # A page alternating between versions it has shown before (A/B tests, inconsistent caches) is told once
+    # per distinct version, not once per flip.
+    return ("flipped" if seen else "changed"), None
+
+
+def _store_version(
+    session: Session, src: SourceRow, result: FetchResult, analysis: Analysis, outcome: str, now: datetime
+) -> list[NewAlert]:
+    previous = session.get(SnapshotRow, src.snapshot_id) if src.snapshot_id else None
+    page = analysis.page
+    snap = SnapshotRow(
+        source_id=src.id,
+        created_at=now,
+        status=result.status,
+        final_url=result.final_url,
+        content_type=result.content_type,
+        raw=zlib.compress(result.body, 6) if result.body is not None else None,
+        raw_hash=result.body_hash,
+        text=page.text,
+        markdown=page.markdown,
+        key=page.key,
+        chars=len(page.text),
+        title=page.title,
+    )
+    session.add(snap)
+    session.flush()
+    store_extraction(session, snap.id, analysis.summary, analysis.evidence, analysis.facts, analysis.extractor_version, now)
+    src.snapshot_id = snap.id
+    if outcome != "changed" or previous is None:
+        return []
+    alerts = [
+        NewAlert(
+            "page_changed",
+            src.vendor_id,
+            f"page:{src.id}:{previous.key}:{page.key}",
+            src.id,
+            src.url,
+            old=f"snapshot {previous.id}",
+            new=f"snapshot {snap.id}",
+            diff=unified_diff(previous.text, page.text, f"snapshot {previous.id}", f"snapshot {snap.id}")[:DIFF_LIMIT],
+        )
+    ]
+    old = latest_extraction(session, previous.id)
+    if old is not None:
+        old_summary, old_evidence = old
+        for ch in summary_changes(old_summary, analysis.summary, old_evidence, analysis.evidence):
+            alerts.append(
+                NewAlert(
+                    "fact_changed",
+                    src.vendor_id,
+                    f"fact:{src.id}:{ch.field}:{previous.key}:{page.key}",
+                    src.id,
+                    src.url,
+                    field=ch.field,
+                    old=ch.old,
+                    new=ch.new,
+                    evidence=ch.new_evidence,
+                    old_evidence=ch.old_evidence,
+                )
+            )
+    return alerts
+
+
+def store_extraction(
+    session: Session,
+    snapshot_id: int,
+    summary: dict[str, Any],
+    evidence: dict[str, str],
+    facts: list[dict[str, str]],
+    version: str,
+    now: datetime | None = None,
+) -> ExtractionRow:
+    ex = ExtractionRow(
+        snapshot_id=snapshot_id,
+        version=version,
+        created_at=now or utcnow(),
+        summary=json.dumps({"summary": summary, "evidence": evidence}, ensure_ascii=False),
+    )
+    session.add(ex)
+    session.flush()
+    for f in facts:
+        session.add(
+            FactRow(
+                extraction_id=ex.id,
+                kind=f["kind"],
+                value=str(f["value"]),
+                scope=f.get("scope") or "all",
+                condition=f.get("condition") or "default",
+                evidence=f.get("evidence") or "",
+            )
+        )
+    return ex
+
+
+def latest_extraction(session: Session, snapshot_id: int) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """(summary, evidence) of the newest extraction of a snapshot."""
+    raw = session.scalar(
+        select(ExtractionRow.summary)
+        .where(ExtractionRow.snapshot_id == snapshot_id)
+        .order_by(ExtractionRow.id.desc())
+        .limit(1)
+    )
+    if raw is None:
+        return None
+    data = json.loads(raw)
+    return data.get("summary", {}), data.get("evidence", {})
+
+
+def vendor_summaries(session: Session, vendor: Vendor) -> list[SourceSummary]:
+    """The current summary of each of the vendor's sources that has a snapshot."""
+    urls = {s.url for s in vendor.sources}
+    rows = session.scalars(select(SourceRow).where(SourceRow.vendor_id == vendor.id)).all()
+    out = []
+    for row in rows:
+        if row.url not in urls or row.snapshot_id is None:
+            continue
+        ex = latest_extraction(session, row.snapshot_id)
+        if ex is not None:
+            out.append(SourceSummary(row.url, ex[0], ex[1]))
+    return out
+
+
+def mismatch_alerts(session: Session, vendor: Vendor) -> list[NewAlert]:
+    """Registry mismatches of a vendor, raised once while they last (and again if the observation changes)."""
+    verdicts = check_expected(vendor.expected.stated(), merge_observed(vendor_summaries(session, vendor)))
+    alerts = []
+    now = utcnow()
+    for v in verdicts:
+        row = session.get(MismatchRow, (vendor.id, v.field))
+        if v.state != "mismatch":
+            if row is not None:
+                session.delete(row)
+            continue
+        assert v.expected is not None and v.observed is not None
+        if row is not None and row.expected == v.expected and row.observed == v.observed:
+            continue
+        if row is None:
+            row = MismatchRow(vendor_id=vendor.id, field=v.field, expected=v.expected, observed=v.observed, since=now)
+            session.add(row)
+        else:
+            row.expected, row.observed, row.since = v.expected, v.observed, now
+        alerts.append(
+            NewAlert(
+                "registry_mismatch",
+                vendor.id,
+                f"mismatch:{vendor.id}:{v.field}:{v.expected}:{v.observed}:{now.isoformat()}",
+                url=v.urls[0] if v.urls else None,
+                field=v.field,
+                old=v.expected,
+                new=v.observed,
+                evidence=v.evidence,
+            )
+        )
+    return alerts
