@@ -1,0 +1,186 @@
+"""Retention statements: how long prompts, inputs, outputs and conversations are kept.
+
+A sentence counts when it names user content (in its own words, in the label of its list item, or
+in the list item it hangs under) and keeps/stores/deletes it. Account, billing, contact, cookie and
+security-log periods are about something else and are left out. Each period is read in its own
+clause, so "deleted within 30 days, unless flagged for abuse or legally required" is a default period
+with exceptions, while "flagged content is kept for two years" is the flagged-content period.
+"""
+
+from __future__ import annotations
+
+import re
+
+from . import durations
+from .sentences import Unit
+
+CONTENT = re.compile(
+    r"\b(?:inputs?|outputs?|prompts?|completions?|conversations?|chats?|chat history|messages?|"
+    r"(?:user|customer) (?:content|data)|content (?:you|submitted|provided)|your content|queries|"
+    r"generated content|responses?)\b",
+    re.IGNORECASE,
+)
+RETAIN = re.compile(
+    r"\b(?:retain\w*|retention|kept|keep\w*|stor(?:e|es|ed|ing|age)|log(?:s|ged|ging)?|delet\w+|"
+    r"remov\w+|purg\w+|destroy\w*|eras\w+|hold|held|persist\w*|saved?|how long)\b",
+    re.IGNORECASE,
+)
+OTHER_DATA = re.compile(
+    r"\b(?:account|billing|invoices?|payments?|contact|cookies?|security logs?|support|marketing|leads?|"
+    r"identity|contracts?|technical|devices?|usage data|log data|metadata|legal data|registration|"
+    r"subscription data|guests?|recruit\w*|candidates?|employ\w*|confidential information)\b",
+    re.IGNORECASE,
+)
+ZERO = re.compile(
+    r"\b(?:(?:not|never|n't)\s+(?:be\s+)?(?:stored|retained|logged|kept|saved|persisted)|"
+    r"(?:do|does|will|shall)\s*(?:not|n't)\s+(?:store|retain|log|keep|save|persist)|"
+    r"doesn't\s+(?:store|retain|log|keep)|don't\s+(?:store|retain|log|keep)|"
+    r"zero[- ]data[- ]retention\s+by\s+default|no\s+(?:data\s+)?retention|"
+    r"(?:deleted|discarded)\s+(?:immediately\s+)?(?:after|once)\s+(?:the\s+)?(?:request|response|processing)|"
+    r"only\s+(?:for|during)\s+(?:the\s+)?(?:duration|time|period)\s+(?:of|needed|necessary)\s+(?:to\s+)?"
+    r"(?:process|generat|the request|fulfil))",
+    re.IGNORECASE,
+)
+UNKNOWN = re.compile(
+    r"\b(?:until (?:you|the user|customer|they) (?:delete|remove|close)|for as long as|as long as (?:is )?"
+    r"(?:reasonably )?necessary|duration of (?:your|the) (?:account|registration|subscription|contract))",
+    re.IGNORECASE,
+)
+AFTER_DELETION = re.compile(
+    r"\b(?:deleted (?:or unsaved )?(?:conversations?|chats?|content|data)|(?:after|once|when|if) (?:you|the user|"
+    r"a user|users|customer) (?:choose to )?delet\w*|(?:after|upon|following|of|on) (?:the )?(?:termination|"
+    r"expiration|deletion|closure|cancellation)|account (?:deletion|closure)|(?:agreement|contract) "
+    r"(?:terminates|ends|expires)|request (?:for )?deletion|delete your account|deletion request)",
+    re.IGNORECASE,
+)
+ACCOUNT_LIFETIME = re.compile(
+    r"\b(?:duration of (?:your|the) (?:registration|account|subscription|contract)|until (?:you|the user) "
+    r"delete)",
+    re.IGNORECASE,
+)
+SETTING = re.compile(
+    r"\b(?:temporary chats?|private chats?|incognito|turned on|turned off|depends on your settings|"
+    r"(?:if|when) you (?:enable|turn|choose|select|opt))",
+    re.IGNORECASE,
+)
+ABUSE = re.compile(
+    r"\b(?:flagged|flag|violat\w+|trust (?:and|&) safety|under investigation|investigat\w+|"
+    r"classified as|banned|harmful content|policy violations?)\b",
+    re.IGNORECASE,
+)
+LEGAL = re.compile(
+    r"\b(?:legal(?:ly)?|law|laws|regulat\w+|litigation|court|legal hold|subpoena|statute)\b", re.IGNORECASE
+)
+THIRD_PARTY = re.compile(
+    r"\b(?:providers?|sub-?processors?|third[- ]part(?:y|ies)|partners?)\b", re.IGNORECASE
+)
+ZDR_WORDS = re.compile(r"\bzero[- ]data[- ]retention\b|\bZDR\b", re.IGNORECASE)
+ZDR_NEGATED = re.compile(r"\b(?:not|no longer) (?:available|offered|supported)\b", re.IGNORECASE)
+OPT_OUT_OF_RETENTION = re.compile(r"\bunless (?:you )?(?:validly )?opt(?:s|ed)?[- ]out\b", re.IGNORECASE)
+CHOICE = re.compile(
+    r"\b(?:settings?|request|approved|enable\w*|activat\w*|opt(?:s|ed)?[- ]out|turn(?:ed)? off|configur\w+|"
+    r"choose|elect)\b",
+    re.IGNORECASE,
+)
+NO_STORAGE = re.compile(
+    r"\b(?:(?:do|does|will)\s*(?:not|n't)\s+(?:retain|store|log|keep)|not (?:be )?(?:retained|stored|logged|"
+    r"performed)|no longer (?:retained|stored))\b",
+    re.IGNORECASE,
+)
+_CLAUSE = re.compile(
+    r",?\s+\bunless\b|,?\s+\bexcept\b|;\s+|,?\s+\bprovided that\b|\(\s*[a-h]\s*\)|\(\s*[ivx]+\s*\)",
+    re.IGNORECASE,
+)
+_LABEL = re.compile(r"^([^:]{2,80}):\s+\S")
+_IN_MODEL = re.compile(r"\bin (?:the |our )?(?:\w+ ){0,2}models?\b", re.IGNORECASE)
+_LEADING_FOR = re.compile(r"^(?:For|During|In)\s+[^,]{3,60},\s")
+
+
+def _clauses(text: str) -> list[tuple[int, int]]:
+    """Clause spans of a sentence: split where exceptions and enumerations begin."""
+    cuts = [0] + [m.start() for m in _CLAUSE.finditer(text)] + [len(text)]
+    return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+
+
+def _subject(text: str, context: tuple[str, ...]) -> str:
+    """What the sentence is about: its item label, else the words before its verb, else the parent item."""
+    m = _LABEL.match(text)
+    if m:
+        return m.group(1)
+    v = RETAIN.search(text)
+    head = text[: v.start()] if v else text
+    if CONTENT.search(head) or OTHER_DATA.search(head):
+        return head
+    return context[-1] if context else head
+
+
+def about_content(text: str, context: tuple[str, ...]) -> bool:
+    """Whether a sentence is about user content (prompts, outputs...) rather than other data."""
+    subject = _subject(text, context)
+    if OTHER_DATA.search(subject) and not CONTENT.search(subject):
+        return False
+    if CONTENT.search(text):
+        return True
+    return any(CONTENT.search(c) and not OTHER_DATA.search(c) for c in context[-2:])
+
+
+def read(unit: Unit) -> list[tuple[str, str, str]]:
+    """(kind, value, condition) triples of one sentence: retention periods and zero-retention offers."""
+    text = unit.clean
+    out: list[tuple[str, str, str]] = []
+    ctx = " ".join(unit.context[-3:])
+    retains = bool(RETAIN.search(text)) or bool(RETAIN.search(ctx))
+    if not retains or not about_content(text, unit.context):
+        return _zdr(text, out)
+    third_party = bool(THIRD_PARTY.search(unit.context[-1])) if unit.context else False
+    spans = _clauses(text)
+    for d in durations.find(text):
+        if not RETAIN.search(text) and not _LABEL.match(text) and not unit.context:
+            continue
+        a, b = next((s for s in spans if s[0] <= d.start < s[1]), (0, len(text)))
+        clause = text[a:b]
+        before = text[: d.end]
+        if third_party:
+            condition = "third-party"
+        elif AFTER_DELETION.search(before) or AFTER_DELETION.search(clause):
+            condition = "after-deletion"
+        elif ACCOUNT_LIFETIME.search(text):
+            condition = "account-lifetime"
+        elif SETTING.search(clause) or SETTING.search(text[:a]):
+            condition = "setting"
+        elif ABUSE.search(clause) and a > 0 and re.match(r",?\s*(?:unless|except)", text[a:b], re.I):
+            condition = "abuse-exception"
+        elif ABUSE.search(clause):
+            condition = "abuse"
+        elif LEGAL.search(clause) and not re.search(r"\bafter\b", text[a : d.start]):
+            condition = "legal"
+        elif a > 0 and re.match(r",?\s*(?:unless|except)", text[a:b], re.I):
+            condition = "exception"
+        else:
+            condition = "default"
+        out.append(("retention", d.iso, condition))
+    if ZERO.search(text) and not _IN_MODEL.search(text[ZERO.search(text).end() :][:40]):  # type: ignore[union-attr]
+        if ZDR_WORDS.search(text) and not re.search(r"\bby default\b", text, re.I):
+            out.append(("retention", "zero", "zdr"))
+        elif CHOICE.search(text) and re.search(r"\b(?:if|when|unless|so that|once)\b", text, re.I):
+            out.append(("retention", "zero", "zdr"))
+            out.append(("zdr", "available", "zdr"))
+        elif _LEADING_FOR.match(text) or SETTING.search(text):
+            out.append(("retention", "zero", "setting"))
+        elif not durations.find(text):
+            out.append(("retention", "zero", "default"))
+    elif not durations.find(text) and UNKNOWN.search(text) and RETAIN.search(text):
+        cond = "until-deleted" if re.search(r"\buntil\b", UNKNOWN.search(text).group(0)) else "as-needed"  # type: ignore[union-attr]
+        out.append(("retention", "unknown", cond))
+    if OPT_OUT_OF_RETENTION.search(text) and any(k == "retention" for k, _, _ in out):
+        out.append(("zdr", "available", "zdr"))
+    elif CHOICE.search(text) and NO_STORAGE.search(text) and ("zdr", "available", "zdr") not in out:
+        if re.search(r"\b(?:if|when|so that|once)\b", text, re.I):
+            out.append(("zdr", "available", "zdr"))
+    return _zdr(text, out)
+
+
+def _zdr(text: str, out: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    if ZDR_WORDS.search(text) and not ZDR_NEGATED.search(text) and ("zdr", "available", "zdr") not in out:
+        out.append(("zdr", "available", "zdr"))
+    return out

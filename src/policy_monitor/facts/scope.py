@@ -1,0 +1,79 @@
+"""Which offering a sentence talks about: the API / business offerings, the consumer apps, or both.
+
+A sentence's own words decide first, then the headings and list items it sits under, then the
+document: a policy that says it "does not apply to" data processed for business customers or the
+API is a consumer document, and its unqualified sentences are about consumers.
+"""
+
+from __future__ import annotations
+
+import re
+
+BUSINESS = re.compile(
+    r"\b(?:APIs?|API[- ]?Platform|business(?:es)?|enterprise|commercial|organi[sz]ations?|workspaces?|"
+    r"developers?|Customer (?:Content|Data)|paid (?:version|services?|plans?|tiers?|subscriptions?)|"
+    r"[Pp]lateforme|endpoints?|Team)\b"
+)
+API = re.compile(r"\b(?:APIs?|API[- ]?Platform|[Pp]lateforme|endpoints?)\b")
+CONSUMER = re.compile(
+    r"\b(?:consumers?|individuals?|free(?: version| plan| tier| services?| subscription)?|"
+    r"apps?|applications? for individuals|personal (?:use|accounts?)|Chat|chats|mobile|"
+    r"Temporary Chats?|Private Chat)\b",
+    re.IGNORECASE,
+)
+_FREE = re.compile(r"\bfree\b|\bfor free\b", re.IGNORECASE)
+_PAID = re.compile(r"\bpaid\b|\bPro\b|\bsubscri", re.IGNORECASE)
+_EXCLUSION = re.compile(
+    r"\b(?:does not|doesn't|do not|shall not|will not) (?:apply|cover|govern)|\bnot (?:be )?covered by\b|"
+    r"\bare not covered\b|\bis not covered\b|\bonly covers\b",
+    re.IGNORECASE,
+)
+_PROCESSOR = re.compile(r"\bon (?:your |their )?behalf\b|\bprocessor\b|\bservice provider\b", re.IGNORECASE)
+
+
+def cues(text: str) -> tuple[bool, bool]:
+    """(business, consumer) cues in one piece of text."""
+    business = bool(BUSINESS.search(text))
+    consumer = bool(CONSUMER.search(text))
+    return business, consumer
+
+
+def tier(text: str) -> str | None:
+    if _FREE.search(text):
+        return "free"
+    if _PAID.search(text):
+        return "paid"
+    return None
+
+
+def document_scope(sentences: list[str]) -> str:
+    """The scope of a sentence that names no offering: "consumer", "business" or "all"."""
+    for s in sentences:
+        m = _EXCLUSION.search(s)
+        if not m:
+            continue
+        excluded = s[m.end() :]
+        b, c = cues(excluded)
+        if b or _PROCESSOR.search(excluded):
+            return "consumer"
+        if c:
+            return "business"
+    return "all"
+
+
+def sentence_scopes(text: str, context: tuple[str, ...], default: str) -> list[str]:
+    """The scopes one sentence speaks for."""
+    for piece in (text, *reversed(context)):
+        b, c = cues(piece)
+        if b and c:
+            # "Le Chat Enterprise or the paid version of our APIs": the business words name the offering
+            if API.search(piece) and _FREE.search(piece):
+                return ["api", "consumer"]
+            return ["api" if API.search(piece) else "business"] + (
+                ["consumer"] if _FREE.search(piece) else []
+            )
+        if b:
+            return ["api" if API.search(piece) else "business"]
+        if c:
+            return ["consumer"]
+    return [default]

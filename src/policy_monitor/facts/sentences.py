@@ -1,0 +1,185 @@
+"""Split a page's text into sentences that keep their place in the original text.
+
+The input is either canonical page text (one block per line) or Markdown. Each sentence is returned
+as a `Unit`: the exact span of the original text (used as evidence), a cleaned copy (markup removed,
+whitespace collapsed) that the rules read, and its context: the headings above it and the list items
+it is nested in (a list item "User data:" gives the subject of its sub-items).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Words after which a period does not end a sentence.
+_ABBREVIATIONS = frozenset(
+    """e.g i.e etc vs cf al approx inc ltd llc co corp no nos sec secs art arts para paras fig figs
+    mr mrs ms dr st jr sr u.s u.k e.u u.s.a p.m a.m incl esp resp viz ca dept est""".split()
+)
+
+_LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()\s]|\([^()]*\))*(?:\s+\"[^\"]*\")?\)")
+_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
+_EMPHASIS = re.compile(r"(\*{1,3}|_{1,3}|~~)(?=\S)(.+?)(?<=\S)\1")
+_HTML_TAG = re.compile(r"<br\s*/?>|</?[a-zA-Z][^>]*>")
+_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>])")
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u2060\u00ad\ufeff]")
+_LIST_MARKER = re.compile(
+    r"^(\s*)(?:[*+\-\u2022\u25cf\u25aa]|\d{1,3}[.)]|[a-zA-Z][.)]|\([a-zA-Z0-9]{1,4}\))\s+"
+)
+_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
+_SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
+_TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_BOUNDARY = re.compile(r"[.!?](?:[\"”’')\]*_]*)(?=\s+)")
+_NEXT_START = re.compile(r"\s+[\"“‘(\[*_]*[A-Z0-9\u4e00-\u9fff]")
+_CJK_END = re.compile(r"[。！？]")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One sentence (or table row, or heading) of the page."""
+
+    start: int
+    end: int
+    clean: str  # markup removed, whitespace collapsed
+    context: tuple[str, ...]  # enclosing headings and parent list items, outermost first
+    heading: bool = False
+
+
+def clean(text: str) -> str:
+    """Text as a reader sees it: Markdown links, emphasis, escapes and tags removed."""
+    text = _INVISIBLE.sub("", text)
+    text = _LINK.sub(r"\1", text)
+    text = _REF_LINK.sub(r"\1", text)
+    text = _HTML_TAG.sub(" ", text)
+    for _ in range(2):
+        text = _EMPHASIS.sub(r"\2", text)
+    text = _ESCAPE.sub(r"\1", text)
+    text = text.replace("**", "").replace("__", "")
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
+    text = text.replace("\u00a0", " ")
+    return re.sub(r"\s+", " ", text).strip(" \t|")
+
+
+def _ends_sentence(line: str, dot: int) -> bool:
+    """Whether the period at index `dot` of `line` ends a sentence (not an abbreviation or number)."""
+    if line[dot] != ".":
+        return True
+    m = re.search(r"([A-Za-z.]+)$", line[max(0, dot - 12) : dot])
+    if m:
+        word = m.group(1).lower().strip(".")
+        if word in _ABBREVIATIONS:
+            return False
+        if len(word) == 1:  # an initial or a list letter: "J. Smith", "(a)."
+            return False
+    # a section number such as "4.2." or "Section 3. "
+    return not re.search(r"(?:^|\s)\d+(?:\.\d+)*$", line[max(0, dot - 10) : dot])
+
+
+def _split_line(line: str) -> list[tuple[int, int]]:
+    """Sentence spans inside one line."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _BOUNDARY.finditer(line):
+        end = m.end()
+        if not _NEXT_START.match(line, end):
+            continue
+        if not _ends_sentence(line, m.start()):
+            continue
+        spans.append((start, end))
+        start = end
+    for m in _CJK_END.finditer(line, start):
+        spans.append((start, m.end()))
+        start = m.end()
+    spans.append((start, len(line)))
+    out = []
+    for a, b in spans:
+        while a < b and line[a].isspace():
+            a += 1
+        while b > a and line[b - 1].isspace():
+            b -= 1
+        if b > a:
+            out.append((a, b))
+    return out
+
+
+def split(text: str) -> list[Unit]:
+    """Every sentence of `text`, in order, with its span and context."""
+    units: list[Unit] = []
+    headings: list[tuple[int, str]] = []  # (level, text)
+    items: list[tuple[int, str]] = []  # (indent, text) of open list items
+    lines = text.splitlines(keepends=True)
+    offset = 0
+    positions = []
+    skip: set[int] = set()
+    for line in lines:
+        positions.append(offset)
+        offset += len(line)
+    for i, raw in enumerate(lines):
+        base = positions[i]
+        line = raw.rstrip("\r\n")
+        if not line.strip():
+            continue
+        nxt = lines[i + 1].rstrip("\r\n") if i + 1 < len(lines) else ""
+        if i in skip:
+            continue
+        if _TABLE_SEP.match(line) and "|" in line:
+            continue
+        hm = _HEADING.match(line)
+        setext = bool(_SETEXT.match(nxt)) and not _LIST_MARKER.match(line) and not _SETEXT.match(line)
+        if setext:
+            skip.add(i + 1)
+        if hm or setext:
+            level = len(hm.group(1)) if hm else (1 if nxt.strip().startswith("=") else 2)
+            body_start = hm.start(2) if hm else len(line) - len(line.lstrip())
+            text_clean = clean(hm.group(2) if hm else line)
+            while headings and headings[-1][0] >= level:
+                headings.pop()
+            items.clear()
+            end = len(line.rstrip())
+            if text_clean:
+                units.append(Unit(base + body_start, base + end, text_clean, _ctx(headings, items), True))
+                headings.append((level, text_clean))
+            continue
+        if line.lstrip().startswith("|"):
+            a = len(line) - len(line.lstrip())
+            b = len(line.rstrip())
+            row = clean(re.sub(r"\s*\|\s*", " | ", line[a:b]).strip(" |"))
+            row = re.sub(r"(\s*\|\s*)+", " | ", row)
+            if row:
+                units.append(Unit(base + a, base + b, row, _ctx(headings, items)))
+            continue
+        indent = len(line) - len(line.lstrip())
+        lm = _LIST_MARKER.match(line)
+        body = lm.end() if lm else indent
+        if lm:
+            while items and items[-1][0] >= indent:
+                items.pop()
+        elif indent == 0:
+            items.clear()
+        sentences = _split_line(line[body:])
+        ctx = _ctx(headings, items)
+        first_clean = ""
+        for a, b in sentences:
+            c = clean(line[body + a : body + b])
+            if not c:
+                continue
+            first_clean = first_clean or c
+            units.append(Unit(base + body + a, base + body + b, c, ctx))
+        if lm and first_clean:
+            items.append((indent, first_clean[:200]))
+        elif (
+            not lm
+            and first_clean
+            and len(sentences) == 1
+            and len(first_clean) < 90
+            and (not re.search(r"[.;,]$", first_clean))
+        ):
+            # a short line without final punctuation: a heading in canonical page text
+            while headings and headings[-1][0] >= 7:
+                headings.pop()
+            headings.append((7, first_clean))
+    return units
+
+
+def _ctx(headings: list[tuple[int, str]], items: list[tuple[int, str]]) -> tuple[str, ...]:
+    return tuple(h for _, h in headings[-3:]) + tuple(t for _, t in items)

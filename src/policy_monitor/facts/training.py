@@ -1,0 +1,134 @@
+"""Training statements: whether the vendor uses customers' content to train or improve its models.
+
+Read per sentence, in this order:
+1. the sentence must be about training models (a training verb and a model word) on the customer's
+   content, not on public or third-party data;
+2. restrictions on the customer ("Customer shall not use Outputs to develop models", "you may not
+   use the Services to train competing models") say nothing about the vendor and are skipped;
+3. an opt-out ("unless you opt out", "you can object ... in your settings") gives `opt-out` when the
+   main clause is not negated;
+4. a negation in the main clause ("do not", "isn't", "will never", "no longer", "neither ... nor")
+   gives `no`, whatever the exceptions after "unless"/"except" say;
+5. use only with the customer's opt-in, consent or permission gives `no` (condition opt-in);
+6. otherwise the vendor says it trains: `yes`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .sentences import Unit
+
+TRAIN = re.compile(
+    r"(?<![-\w])(?:re)?train(?:s|ed|ing)?\b|\bfine-?tun\w*|\bimprov\w*\b[^.;]{0,80}?\bmodels?\b|"
+    r"\b(?:develop|build|creat)\w*\b[^.;]{0,50}?\bmodels?\b|\bmodel (?:training|improvement)",
+    re.IGNORECASE,
+)
+TRAIN_ON = re.compile(r"\btrain(?:s|ed|ing)? (?:on|with)\b|\bused (?:for|to) train|\bfor training\b", re.I)
+MODEL = re.compile(
+    r"\b(?:models?|AI|LLMs?|machine learning|algorithms?|artificial intelligence|foundation|"
+    r"training (?:purposes|data)|for training|model training|technolog(?:y|ies))\b",
+    re.IGNORECASE,
+)
+USER_CONTENT = re.compile(
+    r"\b(?:inputs?|outputs?|prompts?|completions?|conversations?|chats?|content|messages?|questions|"
+    r"responses|queries|interactions|search information|(?:your|business|customer|user|usage|personal)"
+    r" (?:data|information)|data (?:you|from|collected)|information you|what you|user data|customer data)\b",
+    re.IGNORECASE,
+)
+NOT_USER_DATA = re.compile(
+    r"\b(?:publicly available|public(?:ly)? (?:data|sources|information)|on the internet|from the internet|"
+    r"third[- ]party (?:sources|content|data|datasets?)|datasets? provided|Third-Party Content|"
+    r"pre-?trained|training data uploaded|personnel|employees|staff)\b",
+    re.IGNORECASE,
+)
+CUSTOMER_SUBJECT = re.compile(
+    r"(?:^|[,;:(]\s*|\b(?:and|or|that)\s+)(?:the\s+)?(?:Customer|Customers|You|you|Users?|End Users?|"
+    r"Licensee|Developers?|Recipient)\s+(?:(?:may|shall|must|will|can|cannot|agrees?|are|is|should)"
+    r"\b|(?:may|shall|must) not|won't|can't)",
+)
+OPT_OUT = re.compile(
+    r"\bopt(?:s|ed|ing)?[- ]?out\b|\bobject(?:ing)? to\b|\bturn(?:ing)? off\b|\bswitch(?:ing)? off\b|"
+    r"\bdisabl\w+|\bwithdraw\w*|\brevok\w+|\bunless you (?:choose|decide|tell)|\bdata controls\b|"
+    r"\bchange (?:this|your \w+) in (?:your )?settings",
+    re.IGNORECASE,
+)
+OPT_IN = re.compile(
+    r"\bopt(?:s|ed|ing)?[- ]?in(?:to)?\b|\bexplicit(?:ly)?\b[^.;]{0,30}\b(?:consent|permission|agree\w*|"
+    r"opt\w*|choose|chosen)|\b(?:with|without) (?:your|customer's|the customer's|their) (?:prior )?"
+    r"(?:explicit |express |written )?(?:consent|permission|opt-in|instruction|agreement|authori[sz]ation)|"
+    r"\bpermission or instruction|\b(?:unless|only if|if) (?:the )?(?:customer|you) (?:\w+ )?(?:agree|consent|"
+    r"choose to share|opt)|\bas (?:directed|instructed) by (?:you|customer)|\bexcept as directed\b",
+    re.IGNORECASE,
+)
+NEGATION = re.compile(
+    r"\b(?:not|never|no longer|neither|nor|cannot|won't|doesn't|don't|isn't|aren't|wasn't|weren't|"
+    r"shan't|haven't|hasn't)\b|n't\b|\bno (?:\w+ )?(?:is|are) used\b",
+    re.IGNORECASE,
+)
+FEEDBACK = re.compile(
+    r"\b(?:when|if) you (?:submit|send|give|provide) (?:us )?feedback\b|\bwhen you (?:explicitly )?report\b|"
+    r"\bfeedback you (?:choose to )?(?:send|submit|provide)\b",
+    re.IGNORECASE,
+)
+FLAGGED = re.compile(r"^(?:if|when)\b[^,]{0,80}\bflag\w*", re.IGNORECASE)
+EXCLUDING = re.compile(r"\bexclud\w*\s+(?:\w+\s+)?(?:model\s+)?training\b", re.IGNORECASE)
+_MAIN_END = re.compile(
+    r",?\s*\b(?:unless|except|other than|save)\b|\(\s*(?:1|a|i)\s*\)|—|–|:\s", re.IGNORECASE
+)
+_CLAUSE_START = re.compile(r";\s+|,\s+(?:and|but|while|whereas)\s+|\.\s+|\bbut\b", re.IGNORECASE)
+_PURPOSE = re.compile(r"^(?:to|for)\s+\w+", re.IGNORECASE)
+_IF_OPT_OUT = re.compile(r"\b(?:if|once|when|after) you(?:'ve| have)? (?:\w+ )?opt(?:s|ed)?[- ]?out\b", re.I)
+
+
+def read(unit: Unit) -> list[tuple[str, str, int]]:
+    """(value, condition, strength) of the training statements in one sentence.
+
+    strength 2: a statement with a subject ("we do not use ...", "inputs are not used ...");
+    strength 1: an item of a list of purposes ("To train and improve our models").
+    """
+    text = unit.clean
+    m = TRAIN.search(text)
+    if not m or EXCLUDING.search(text):
+        return []
+    if not MODEL.search(text) and not TRAIN_ON.search(text):
+        return []
+    if NOT_USER_DATA.search(text) and not re.search(r"\b(?:your|customer)\b", text[: m.start()], re.I):
+        return []
+    # the main clause: from the start of the clause holding the training verb to that verb
+    starts = [c.end() for c in _CLAUSE_START.finditer(text, 0, m.start())]
+    clause_start = starts[-1] if starts else 0
+    main = text[clause_start : m.start()]
+    end = _MAIN_END.search(main)
+    if end and end.start() > 0 and not NEGATION.search(main[: end.start()]) and NEGATION.search(main):
+        pass  # the negation sits in an exception that precedes the verb: read it with the rest below
+    if (
+        CUSTOMER_SUBJECT.search(main)
+        and not OPT_OUT.search(text)
+        and not re.search(
+            r"\b(?:we|us|our)\b",
+            main[CUSTOMER_SUBJECT.search(main).end() :],  # type: ignore[union-attr]
+        )
+    ):
+        return []
+    purpose = bool(_PURPOSE.match(text)) or "|" in text
+    if not purpose and not USER_CONTENT.search(text):
+        return []
+    strength = 1 if purpose else 2
+    lead = main
+    cut = _MAIN_END.search(lead)
+    if cut and cut.start() > 0:
+        lead = lead[: cut.start()]
+    negated = bool(NEGATION.search(lead))
+    opt_out = OPT_OUT.search(text)
+    if opt_out and (not negated or _IF_OPT_OUT.search(text)):
+        return [("opt-out", "default", strength)]
+    if negated:
+        return [("no", "opt-in" if OPT_IN.search(text) else "default", strength)]
+    if OPT_IN.search(text):
+        return [("no", "opt-in", strength)]
+    if FEEDBACK.search(text):
+        return [("yes", "feedback", strength)]
+    if FLAGGED.search(text):
+        return [("yes", "abuse", strength)]
+    return [("yes", "default", strength)]
