@@ -1,0 +1,721 @@
+"""Fetch policy pages politely and defensively.
+
+One `Fetcher` holds one shared `httpx.AsyncClient` and answers `fetch(FetchRequest) -> FetchResult`.
+It never raises for network or HTTP trouble: every problem becomes ``outcome="failed"`` (or ``"gone"``
+for 404/410) with a one-line `reason` meant for people.
+
+Politeness and limits:
+
+* at most `FetchSettings.concurrency` requests in flight, and at most `per_host` to any one host;
+  robots.txt requests count against the same limits;
+* robots.txt is read once per origin and per Fetcher, and honoured unless the request says
+  ``robots=False`` (see `policy_monitor.robots` for the matching rules);
+* every attempt has a total time budget (connect, headers and body together), so a server that trickles
+  bytes cannot hold a check for ever;
+* connection errors, timeouts, 429 and 5xx are retried with exponential backoff and full jitter, and a
+  Retry-After header is honoured up to `retry_after_max`; other 4xx are not retried;
+* the body is decompressed while it streams, and reading stops as soon as the decompressed size passes
+  `max_bytes`, so a huge body or a gzip bomb costs little memory and time.
+
+`fetch_all` / `iter_fetch` run many requests at once and hand back each result as soon as it arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import email.utils
+import hashlib
+import inspect
+import logging
+import random
+import re
+import time
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+import charset_normalizer
+import httpx
+
+from policy_monitor import __version__
+from policy_monitor.robots import RobotsRules, parse_robots
+
+__all__ = [
+    "FetchRequest",
+    "FetchResult",
+    "FetchSettings",
+    "Fetcher",
+    "decode_body",
+    "fetch_all",
+    "iter_fetch",
+]
+
+logger = logging.getLogger(__name__)
+
+Outcome = Literal["ok", "not_modified", "failed", "gone"]
+Sleep = Callable[[float], Awaitable[None]]
+
+ROBOTS_DISALLOWED = "disallowed by robots.txt (set robots: false on the source to override)"
+ROBOTS_MAX_BYTES = 512 * 1024  # as much of a robots.txt as is read; the RFC asks for at least 500 KiB
+ROBOTS_MAX_REDIRECTS = 5
+_PIECE = 64 * 1024  # largest piece the decompressor hands out at once
+_REDIRECTS = {301, 302, 303, 307, 308}
+_TEXT_TYPES = ("text/", "application/xhtml", "application/xml", "application/json", "application/ld+json")
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    concurrency: int = 32  # global limit of requests in flight
+    per_host: int = 2  # connections per host at once
+    timeout: float = 30.0  # default total time budget of one attempt, body included
+    max_bytes: int = 10 * 2**20  # cap on decompressed bytes, enforced while streaming
+    retries: int = 3  # extra attempts for connection errors, timeouts, 429, 5xx
+    backoff_base: float = 0.5  # exponential backoff with full jitter
+    backoff_max: float = 30.0
+    retry_after_max: float = 60.0  # honour Retry-After (seconds or HTTP date) up to this
+    max_redirects: int = 10
+    user_agent: str = f"policy-monitor/{__version__} (+https://github.com/policy-monitor/policy-monitor)"
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    url: str
+    timeout: float | None = None  # per-source override of FetchSettings.timeout
+    etag: str | None = None  # sent as If-None-Match
+    last_modified: str | None = None  # sent as If-Modified-Since
+    robots: bool = True  # honour robots.txt
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    url: str
+    outcome: Outcome  # gone = 404/410
+    status: int | None  # last HTTP status seen, None when no response arrived
+    reason: str | None  # one line for people when the outcome is not "ok"
+    body: bytes | None  # decompressed bytes ("ok" only)
+    text: str | None  # decoded body for textual content types ("ok" only)
+    content_type: str | None  # media type without parameters, lower case: "text/html"
+    etag: str | None
+    last_modified: str | None
+    final_url: str  # after redirects
+    duration: float  # seconds, all attempts and waits
+    nbytes: int  # decompressed bytes received (also when the body was refused as too large)
+    attempts: int
+    body_hash: str | None  # sha256 hex of body
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == "failed"
+
+
+# --------------------------------------------------------------------------------------------------------
+# One attempt's answer, before it becomes a FetchResult
+
+
+@dataclass
+class _Answer:
+    outcome: Outcome
+    final_url: str
+    status: int | None = None
+    reason: str | None = None
+    retryable: bool = False
+    retry_after: float | None = None
+    http_error: bool = False  # reason is an HTTP status line ("after N attempts" reads well after it)
+    body: bytes | None = None
+    content_type: str | None = None
+    charset: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    nbytes: int = 0
+
+
+class _BodyError(Exception):
+    """The body cannot be accepted; str() is the reason. Not retried."""
+
+    def __init__(self, reason: str, nbytes: int = 0) -> None:
+        super().__init__(reason)
+        self.nbytes = nbytes
+
+
+class Fetcher:
+    """Fetches pages with one shared HTTP client. Use as ``async with Fetcher(settings) as f:``.
+
+    `sleep` and `rng` exist for tests: the backoff waits go through `sleep(seconds)`, and the jitter
+    draws from `rng()` (a float in [0, 1)).
+    """
+
+    def __init__(
+        self,
+        settings: FetchSettings | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        sleep: Sleep | None = None,
+        rng: Callable[[], float] | None = None,
+    ) -> None:
+        self.settings = settings or FetchSettings()
+        self._transport = transport
+        self._sleep: Sleep = sleep or asyncio.sleep
+        self._rng = rng or random.random
+        self._client: httpx.AsyncClient | None = None
+        self._global = asyncio.Semaphore(self.settings.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._robots: dict[str, RobotsRules] = {}
+        self._robots_locks: dict[str, asyncio.Lock] = {}
+
+    async def __aenter__(self) -> Fetcher:
+        limits = httpx.Limits(
+            max_connections=self.settings.concurrency,
+            max_keepalive_connections=self.settings.concurrency,
+        )
+        self._client = httpx.AsyncClient(
+            transport=self._transport,
+            limits=limits,
+            follow_redirects=False,  # followed here, so every hop obeys robots.txt and the host limit
+            timeout=self.settings.timeout,
+            headers={
+                "User-Agent": self.settings.user_agent,
+                "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+                "Accept-Language": "en-US,en;q=0.9",
+                "Accept-Encoding": "gzip, deflate",
+            },
+        )
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    # ----------------------------------------------------------------------------------------------------
+
+    async def fetch(self, request: FetchRequest) -> FetchResult:
+        """Fetch one page. Network and HTTP problems come back as a result, never as an exception."""
+        if self._client is None:
+            raise RuntimeError("use the Fetcher inside 'async with Fetcher(...) as fetcher:'")
+        started = time.monotonic()
+        attempts = 0
+        try:
+            invalid = _check_url(request.url)
+            if invalid:
+                answer = _Answer("failed", request.url, reason=invalid)
+            else:
+                while True:
+                    attempts += 1
+                    answer = await self._attempt(request)
+                    if not answer.retryable or attempts > self.settings.retries:
+                        break
+                    delay = self._delay(attempts, answer.retry_after)
+                    logger.debug("%s: %s; retrying in %.2f s", request.url, answer.reason, delay)
+                    await self._sleep(delay)
+        except Exception as exc:  # a bug here must not end the whole run; it is logged in full
+            logger.exception("unexpected error fetching %s", request.url)
+            answer = _Answer("failed", request.url, reason=f"unexpected error: {type(exc).__name__}: {exc}")
+        return _result(request, answer, attempts, time.monotonic() - started)
+
+    def _delay(self, attempts: int, retry_after: float | None) -> float:
+        s = self.settings
+        if retry_after is not None:
+            return min(retry_after, s.retry_after_max)
+        return self._rng() * min(s.backoff_max, s.backoff_base * 2 ** (attempts - 1))
+
+    async def _attempt(self, request: FetchRequest) -> _Answer:
+        """One attempt: the request and its redirects, within one time budget."""
+        assert self._client is not None
+        budget = request.timeout if request.timeout is not None else self.settings.timeout
+        headers = {}
+        if request.etag:
+            headers["If-None-Match"] = request.etag
+        if request.last_modified:
+            headers["If-Modified-Since"] = request.last_modified
+        url = request.url
+        chain = [url]
+        used = 0.0
+        while True:
+            if request.robots and not await self._robots_allow(url, budget):
+                return _Answer("failed", url, reason=ROBOTS_DISALLOWED)
+            async with self._slot(url):
+                began = time.monotonic()
+                try:
+                    async with asyncio.timeout(max(budget - used, 0.0)):
+                        async with self._client.stream(
+                            "GET", url, headers=headers, timeout=httpx.Timeout(budget)
+                        ) as response:
+                            answer_or_next = await self._answer(response)
+                except (TimeoutError, httpx.TimeoutException):
+                    return _Answer(
+                        "failed", url, reason=f"timed out after {_seconds(budget)} s", retryable=True
+                    )
+                except httpx.TransportError as exc:
+                    return _Answer("failed", url, reason=_describe(exc), retryable=_retryable(exc))
+                finally:
+                    used += time.monotonic() - began
+            if isinstance(answer_or_next, _Answer):
+                return answer_or_next
+            url = answer_or_next
+            chain.append(url)
+            if len(chain) - 1 > self.settings.max_redirects:
+                return _Answer("failed", url, reason=_redirect_reason(chain, self.settings.max_redirects))
+            invalid = _check_url(url)
+            if invalid:
+                return _Answer("failed", url, reason=f"redirected to an {invalid}")
+
+    async def _answer(self, response: httpx.Response) -> _Answer | str:
+        """What a response means: an answer, or the URL it redirects to."""
+        status = response.status_code
+        url = str(response.url)
+        headers = response.headers
+        status_line = f"HTTP {status} {httpx.codes.get_reason_phrase(status)}".rstrip()
+        common = {
+            "status": status,
+            "etag": headers.get("etag"),
+            "last_modified": headers.get("last-modified"),
+            "content_type": _media_type(headers.get("content-type")),
+        }
+        if status in _REDIRECTS and headers.get("location"):
+            return str(response.url.join(headers["location"]))
+        if status == 304:
+            return _Answer("not_modified", url, **common)
+        if status in (404, 410):
+            return _Answer("gone", url, reason=status_line, http_error=True, **common)
+        if status == 429 or status >= 500:
+            return _Answer(
+                "failed",
+                url,
+                reason=status_line,
+                http_error=True,
+                retryable=True,
+                retry_after=_retry_after(headers.get("retry-after")),
+                **common,
+            )
+        if not 200 <= status < 300:
+            if status in _REDIRECTS:
+                status_line += " without a Location header"
+            return _Answer("failed", url, reason=status_line, http_error=True, **common)
+        try:
+            body = await self._read_body(response, self.settings.max_bytes)
+        except _BodyError as exc:
+            return _Answer("failed", url, reason=str(exc), nbytes=exc.nbytes, **common)
+        return _Answer(
+            "ok",
+            url,
+            body=body,
+            nbytes=len(body),
+            charset=_header_charset(headers.get("content-type")),
+            **common,
+        )
+
+    async def _read_body(self, response: httpx.Response, cap: int, truncate: bool = False) -> bytes:
+        """Read and decompress the body, stopping as soon as it passes `cap` decompressed bytes.
+
+        gzip and deflate (the encodings we ask for) are decompressed here in bounded pieces, because
+        httpx inflates each network chunk in one go: a 1 MiB chunk of a gzip bomb would become 1 GiB.
+        Any other encoding a server sends unasked goes through httpx's own decoders.
+        With `truncate`, the first `cap` bytes are returned instead of refusing the body.
+        """
+        declared = response.headers.get("content-length", "")
+        if not truncate and declared.isdigit() and int(declared) > cap:
+            raise _BodyError(
+                f"body larger than {_size(cap)} (Content-Length {_size(int(declared), exact=False)})"
+            )
+        encodings = [
+            e.strip().lower() for e in response.headers.get("content-encoding", "").split(",") if e.strip()
+        ]
+        encodings = [e for e in encodings if e != "identity"]
+        parts: list[bytes] = []
+        total = 0
+
+        def take(pieces: Iterable[bytes]) -> bool:
+            """Keep pieces until the cap; False once it is passed."""
+            nonlocal total
+            for piece in pieces:
+                total += len(piece)
+                if total > cap:
+                    if truncate:
+                        parts.append(piece[: len(piece) - (total - cap)])
+                        total = cap
+                        return False
+                    raise _BodyError(
+                        f"body larger than {_size(cap)} (stopped at {_size(total, exact=False)})", total
+                    )
+                parts.append(piece)
+            return True
+
+        if not encodings or (len(encodings) == 1 and encodings[0] in ("gzip", "x-gzip", "deflate")):
+            decoder = _Inflater(encodings[0]) if encodings else None
+            async for raw in response.aiter_raw():
+                if not take(decoder.feed(raw) if decoder else (raw,)):
+                    return b"".join(parts)
+            if decoder:
+                take(decoder.finish())
+        else:
+            try:
+                async for piece in response.aiter_bytes():
+                    if not take((piece,)):
+                        return b"".join(parts)
+            except httpx.DecodingError as exc:
+                raise _BodyError(f"could not decode the {', '.join(encodings)} body: {exc}", total) from None
+        return b"".join(parts)
+
+    # ----------------------------------------------------------------------------------------------------
+    # Politeness
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, url: str) -> AsyncIterator[None]:
+        """Hold a place in the global limit and in the host's limit."""
+        host = _host_key(url)
+        semaphore = self._hosts.get(host)
+        if semaphore is None:
+            semaphore = self._hosts[host] = asyncio.Semaphore(self.settings.per_host)
+        async with semaphore, self._global:
+            yield
+
+    async def _robots_allow(self, url: str, budget: float) -> bool:
+        origin = _origin(url)
+        rules = self._robots.get(origin)
+        if rules is None:
+            lock = self._robots_locks.setdefault(origin, asyncio.Lock())
+            async with lock:
+                rules = self._robots.get(origin)
+                if rules is None:
+                    rules = self._robots[origin] = await self._load_robots(origin, budget)
+        return rules.allowed(url, self.settings.user_agent)
+
+    async def _load_robots(self, origin: str, budget: float) -> RobotsRules:
+        """Read an origin's robots.txt. Missing, failing or unreachable means everything is allowed."""
+        assert self._client is not None
+        url = origin + "/robots.txt"
+        for _ in range(ROBOTS_MAX_REDIRECTS + 1):
+            async with self._slot(url):
+                try:
+                    async with asyncio.timeout(budget):
+                        async with self._client.stream("GET", url, timeout=httpx.Timeout(budget)) as response:
+                            location = response.headers.get("location")
+                            if response.status_code in _REDIRECTS and location:
+                                url = str(response.url.join(location))
+                                if _check_url(url):
+                                    break
+                                continue
+                            if response.status_code != 200:
+                                logger.debug("%s: HTTP %s, everything allowed", url, response.status_code)
+                                break
+                            body = await self._read_body(response, ROBOTS_MAX_BYTES, truncate=True)
+                except (TimeoutError, httpx.HTTPError, _BodyError) as exc:
+                    logger.debug("%s: %s, everything allowed", url, exc)
+                    break
+            return parse_robots(body.decode("utf-8", errors="replace"))
+        return RobotsRules.allow_all()
+
+
+# --------------------------------------------------------------------------------------------------------
+# Many requests at once
+
+
+async def iter_fetch(
+    fetcher: Fetcher, requests: Iterable[FetchRequest], *, pending: int | None = None
+) -> AsyncIterator[FetchResult]:
+    """Fetch `requests` concurrently and yield each result as soon as it is ready (completion order).
+
+    At most `pending` fetches are started ahead (default: twice the fetcher's concurrency), so a long
+    list does not become thousands of waiting tasks. Leaving the loop early cancels what is still
+    running; wrap the iterator in `contextlib.aclosing` to make that happen at once.
+    """
+    limit = pending or 2 * fetcher.settings.concurrency
+    todo = iter(requests)
+    running: set[asyncio.Task[FetchResult]] = set()
+
+    def refill() -> None:
+        while len(running) < limit:
+            request = next(todo, None)
+            if request is None:
+                return
+            running.add(asyncio.create_task(fetcher.fetch(request)))
+
+    try:
+        refill()
+        while running:
+            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            running.difference_update(done)
+            refill()
+            for task in done:
+                yield task.result()
+    finally:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+
+async def fetch_all(
+    fetcher: Fetcher,
+    requests: Iterable[FetchRequest],
+    on_result: Callable[[FetchResult], Awaitable[None] | None],
+) -> None:
+    """Fetch `requests` concurrently and call `on_result(result)` for each as soon as it arrives.
+
+    `on_result` may be a plain or an async function; it is called one result at a time, so it can write
+    to a database session without locking. If it raises, the fetches still running are cancelled and
+    the exception propagates.
+    """
+    async with contextlib.aclosing(iter_fetch(fetcher, requests)) as results:
+        async for result in results:
+            outcome = on_result(result)
+            if inspect.isawaitable(outcome):
+                await outcome
+
+
+# --------------------------------------------------------------------------------------------------------
+# Text
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_:.\-]+)""", re.IGNORECASE)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([a-zA-Z0-9_.\-]+)""")
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Labels that browsers read as windows-1252, which is what such pages really are (WHATWG Encoding).
+_AS_WINDOWS_1252 = {"latin_1", "iso8859-1", "ascii", "cp1252"}
+
+
+def decode_body(body: bytes, content_type: str | None = None) -> str:
+    """Decode a page: byte order mark, else the Content-Type charset, else a <meta> or XML declaration,
+    else UTF-8 if the bytes are valid UTF-8, else charset-normalizer's guess. Bytes that do not decode
+    become U+FFFD, so a broken page still yields text."""
+    for bom, encoding in _BOMS:
+        if body.startswith(bom):
+            return body.decode(encoding, errors="replace")
+    encoding = _codec(_header_charset(content_type))
+    if encoding is None:
+        head = body[:8192]
+        match = _META_CHARSET.search(head) or _XML_ENCODING.search(head)
+        encoding = _codec(match.group(1).decode("ascii") if match else None)
+        if encoding and encoding.startswith("utf-16"):  # a page that can say so in ASCII is not UTF-16
+            encoding = "utf-8"
+    if encoding is None:
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError:
+            guess = charset_normalizer.from_bytes(body[: 256 * 1024]).best()
+            encoding = _codec(guess.encoding if guess else None) or "cp1252"
+    return body.decode(encoding, errors="replace")
+
+
+def _codec(label: str | None) -> str | None:
+    if not label:
+        return None
+    try:
+        name = codecs.lookup(label.strip().strip("\"'")).name
+    except LookupError:
+        return None
+    return "cp1252" if name in _AS_WINDOWS_1252 else name
+
+
+def _header_charset(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    for param in content_type.split(";")[1:]:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset" and value.strip():
+            return value.strip().strip("\"'")
+    return None
+
+
+def _media_type(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    return content_type.split(";", 1)[0].strip().lower() or None
+
+
+def _is_text(media_type: str | None) -> bool:
+    return media_type is None or media_type.startswith(_TEXT_TYPES) or media_type.endswith(("+xml", "+json"))
+
+
+# --------------------------------------------------------------------------------------------------------
+# Decompression in bounded pieces
+
+
+class _Inflater:
+    """gzip or deflate, handed out in pieces of at most _PIECE bytes however much the input expands."""
+
+    def __init__(self, encoding: str) -> None:
+        self.name = "gzip" if encoding in ("gzip", "x-gzip") else "deflate"
+        self._wbits = 16 + zlib.MAX_WBITS if self.name == "gzip" else zlib.MAX_WBITS
+        self._inflate = zlib.decompressobj(self._wbits)
+        self._started = False  # some output produced or input accepted
+        self._done = False  # one complete stream seen; anything after it that is not gzip is ignored
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        while data:
+            try:
+                out = self._inflate.decompress(data, _PIECE)
+            except zlib.error as exc:
+                if self.name == "deflate" and not self._started and self._wbits > 0:
+                    self._wbits = -zlib.MAX_WBITS  # "deflate" sent without its zlib header
+                    self._inflate = zlib.decompressobj(self._wbits)
+                    continue
+                if self._done:
+                    return
+                raise _BodyError(f"could not decompress the {self.name} body ({exc})") from None
+            self._started = True
+            if out:
+                yield out
+            if self._inflate.eof:
+                self._done = True
+                data = self._inflate.unused_data
+                if data and self.name == "gzip":  # another gzip member follows
+                    self._inflate = zlib.decompressobj(self._wbits)
+                    continue
+                return
+            data = self._inflate.unconsumed_tail
+            while not data and len(out) == _PIECE:  # output still pending inside zlib
+                out = self._inflate.decompress(b"", _PIECE)
+                if out:
+                    yield out
+                if self._inflate.eof:
+                    self._done = True
+                    return
+
+    def finish(self) -> Iterator[bytes]:
+        if self._started and not self._inflate.eof and not self._done:
+            raise _BodyError(f"the {self.name} body ends before its stream does (truncated)")
+        return iter(())
+
+
+# --------------------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def _result(request: FetchRequest, answer: _Answer, attempts: int, duration: float) -> FetchResult:
+    reason = answer.reason
+    if reason and attempts > 1:
+        reason += f" after {attempts} attempts" if answer.http_error else f" ({attempts} attempts)"
+    ok = answer.outcome == "ok"
+    body = answer.body if ok else None
+    text = None
+    if body is not None and _is_text(answer.content_type):
+        text = decode_body(body, f"x/x; charset={answer.charset}" if answer.charset else None)
+    etag, last_modified = answer.etag, answer.last_modified
+    if answer.outcome == "not_modified":  # a 304 need not repeat the validators
+        etag = etag or request.etag
+        last_modified = last_modified or request.last_modified
+    return FetchResult(
+        url=request.url,
+        outcome=answer.outcome,
+        status=answer.status,
+        reason=None if ok else reason,
+        body=body,
+        text=text,
+        content_type=answer.content_type,
+        etag=etag,
+        last_modified=last_modified,
+        final_url=answer.final_url,
+        duration=duration,
+        nbytes=answer.nbytes,
+        attempts=attempts,
+        body_hash=hashlib.sha256(body).hexdigest() if body is not None else None,
+    )
+
+
+def _check_url(url: str) -> str | None:
+    """None if `url` can be fetched, else why not ("invalid URL ...")."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        return f"invalid URL {url!r}: {exc}"
+    if parsed.scheme not in ("http", "https"):
+        return f"invalid URL {url!r}: only http and https can be fetched"
+    if not parsed.host:
+        return f"invalid URL {url!r}: no host"
+    return None
+
+
+def _origin(url: str) -> str:
+    parsed = httpx.URL(url)
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.scheme}://{parsed.host}{port}"
+
+
+def _host_key(url: str) -> str:
+    parsed = httpx.URL(url)
+    return f"{parsed.host}:{parsed.port or (443 if parsed.scheme == 'https' else 80)}"
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+def _retryable(exc: httpx.TransportError) -> bool:
+    return not isinstance(exc, httpx.UnsupportedProtocol | httpx.ProxyError)
+
+
+def _describe(exc: httpx.TransportError) -> str:
+    """One line for people from an httpx transport error."""
+    text = str(exc)
+    causes = [text]
+    cause: BaseException | None = exc.__cause__ or exc.__context__
+    while cause is not None and len(causes) < 6:
+        causes.append(f"{type(cause).__name__} {cause}")
+        cause = cause.__cause__ or cause.__context__
+    everything = " ".join(causes).lower()
+    if "reset" in everything:
+        return "connection reset"
+    if isinstance(exc, httpx.ConnectError):
+        if "refused" in everything:
+            return "connection refused"
+        if "certificate" in everything or "ssl" in everything:
+            return f"TLS error: {text}" if text else "TLS error"
+        if "name or service" in everything or "nodename" in everything or "getaddrinfo" in everything:
+            return "could not resolve the host name"
+        return f"could not connect: {text}" if text else "could not connect"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        if "complete message body" in everything or "incomplete" in everything:
+            return "connection closed before the body was complete"
+        return "connection closed by the server without a response"
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return f"invalid URL: {text}"
+    return f"network error: {text}" if text else f"network error ({type(exc).__name__})"
+
+
+def _redirect_reason(chain: list[str], limit: int) -> str:
+    if len(set(chain)) < len(chain):
+        seen: list[str] = []
+        for url in chain:
+            if url not in seen:
+                seen.append(url)
+        loop = " -> ".join(seen[-3:])
+        return f"redirect loop ({loop} -> ...), stopped after {limit} redirects"
+    return f"too many redirects ({limit})"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}"
+
+
+def _size(n: int, exact: bool = True) -> str:
+    """10485760 -> '10 MiB' (exact) / '10.0 MiB'."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            if exact and n % scale == 0:
+                return f"{n // scale} {unit}"
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
