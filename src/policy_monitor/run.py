@@ -14,7 +14,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -103,10 +103,14 @@ def sync_sources(db: Database, registry: Registry) -> dict[tuple[str, str], int]
     return rows
 
 
-def is_due(registry: Registry, source: Source, last_checked: datetime | None, now: datetime) -> bool:
+def is_due(
+    registry: Registry, source: Source, last_checked: datetime | None, now: datetime, *, unscheduled_always: bool = True
+) -> bool:
+    """Never checked, or its cron schedule fired since the last check. With `unscheduled_always` (cron mode)
+    a source of a file that sets no schedule at all is due on every run."""
     if last_checked is None:
         return True
-    if source.schedule is None and "schedule" not in registry.defaults.model_fields_set:
+    if unscheduled_always and source.schedule is None and "schedule" not in registry.defaults.model_fields_set:
         return True
     from apscheduler.triggers.cron import CronTrigger
 
@@ -116,16 +120,23 @@ def is_due(registry: Registry, source: Source, last_checked: datetime | None, no
 
 
 def select_jobs(
-    db: Database, registry: Registry, vendors: Sequence[str] | None, force: bool, summary: RunSummary
+    db: Database,
+    registry: Registry,
+    vendors: Sequence[str] | None,
+    force: bool,
+    summary: RunSummary,
+    only: Collection[tuple[str, str]] | None = None,
 ) -> list[Job]:
     ids = sync_sources(db, registry)
     now = utcnow()
     wanted = [v for v in registry.vendors if not vendors or v.id in vendors]
     with db.session() as s:
-        checked = dict(s.execute(select(SourceRow.id, SourceRow.last_checked_at)).tuples().all())
+        checked = dict(s.execute(select(SourceRow.id, SourceRow.last_checked_at)).all())
     jobs = []
     for v in wanted:
         for src in v.sources:
+            if only is not None and (v.id, src.url) not in only:
+                continue
             rid = ids[(v.id, src.url)]
             if force or is_due(registry, src, checked.get(rid), now):
                 jobs.append(Job(v, src, rid))
@@ -186,6 +197,7 @@ async def run_pass(
     db: Database,
     *,
     vendors: Sequence[str] | None = None,
+    only: Collection[tuple[str, str]] | None = None,
     force: bool = False,
     on_progress: Callable[[Job, str], None] | None = None,
     on_total: Callable[[int], None] | None = None,
@@ -195,7 +207,7 @@ async def run_pass(
 ) -> RunSummary:
     """Check every due source once, store what changed, raise alerts and deliver them."""
     summary = RunSummary()
-    jobs = select_jobs(db, registry, vendors, force, summary)
+    jobs = select_jobs(db, registry, vendors, force, summary, only)
     lease_seconds = max(600.0, registry.defaults.timeout * (registry.defaults.retries + 2) * 2)
     mine = lease(db, jobs, lease_seconds)
     summary.busy = len(jobs) - len(mine)
@@ -234,8 +246,7 @@ async def run_pass(
 
         await asyncio.gather(*(check(job) for job in mine))
 
-    if vendors is None or vendors:
-        sweep_mismatches(db, registry, {j.vendor.id for j in mine} if not force else None, summary)
+    sweep_mismatches(db, registry, {j.vendor.id for j in mine}, summary)
     if deliver:
         from .notify.outbox import deliver_pending
 

@@ -76,7 +76,7 @@ def _round(db: Database, by_key: dict[str, ChannelBase], names: Mapping[str, str
             .where(DeliveryRow.status == "pending", DeliveryRow.channel.in_(list(by_key)))
             .order_by(DeliveryRow.alert_id)
         )
-        rows = s.execute(q).tuples().all()
+        rows = s.execute(q).all()
     work: dict[str, list[tuple[int, AlertMessage]]] = defaultdict(list)
     for d, a in rows:
         if respect_backoff and d.next_attempt_at is not None and d.next_attempt_at > now:
