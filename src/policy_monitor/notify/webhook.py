@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -56,11 +58,14 @@ def send_webhook(
     """POST each alert; one result per alert, in order. Delivery problems become failed results."""
     secrets = _secrets(channel)
     results: list[SendResult] = []
-    with httpx.Client(
-        timeout=httpx.Timeout(channel.timeout),
-        follow_redirects=False,
-        transport=transport,
-    ) as client:
+    with (
+        _redacted_http_log(secrets),
+        httpx.Client(
+            timeout=httpx.Timeout(channel.timeout),
+            follow_redirects=False,
+            transport=transport,
+        ) as client,
+    ):
         for alert in alerts:
             raw = body(channel, alert)
             try:
@@ -84,6 +89,33 @@ def _secrets(channel: WebhookChannel) -> list[str]:
     if channel.secret is not None:
         found.append(channel.secret.get_secret_value())
     return [s for s in found if len(s) > 1]
+
+
+class _Redact(logging.Filter):
+    """Keeps a hook URL's token out of httpx's "HTTP Request: POST <url>" log line."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                scrub(str(a), self.secrets) if isinstance(a, str | httpx.URL) else a for a in record.args
+            )
+        record.msg = scrub(str(record.msg), self.secrets)
+        return True
+
+
+@contextmanager
+def _redacted_http_log(secrets: list[str]) -> Iterator[None]:
+    logger = logging.getLogger("httpx")
+    redact = _Redact(secrets)
+    logger.addFilter(redact)
+    try:
+        yield
+    finally:
+        logger.removeFilter(redact)
 
 
 def _describe_response(response: httpx.Response) -> str:
