@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from ..errors import ChannelUnavailable, ConfigError
 from ..registry import AppriseChannel
-from .message import AlertMessage, SendResult, failed, one_line, scrub
+from .message import AlertMessage, SendResult, failed, one_line, redacted_logs, scrub
 
+_LOGGERS = ("apprise", "urllib3.connectionpool")  # they log service URLs, tokens included
 MISSING = "the apprise channel needs the optional extra: pip install 'policy-monitor[apprise]'"
 
 
@@ -30,7 +32,8 @@ def check_available(channel: AppriseChannel) -> None:
     apprise = _apprise()
     if apprise is None:
         raise ChannelUnavailable(MISSING)
-    _build(apprise, channel)
+    with redacted_logs(url_secrets(channel), *_LOGGERS):
+        _build(apprise, channel)
 
 
 def _build(apprise: ModuleType, channel: AppriseChannel) -> Any:
@@ -54,11 +57,33 @@ def send_apprise(channel: AppriseChannel, alerts: Sequence[AlertMessage]) -> lis
     apprise = _apprise()
     if apprise is None:
         return failed(alerts, MISSING)
-    secrets = [u.get_secret_value() for u in channel.urls]
-    try:
-        client = _build(apprise, channel)
-    except ConfigError as e:
-        return failed(alerts, scrub(str(e), secrets))
+    secrets = url_secrets(channel)
+    with redacted_logs(secrets, *_LOGGERS):
+        try:
+            client = _build(apprise, channel)
+        except ConfigError as e:
+            return failed(alerts, scrub(str(e), secrets))
+        return _notify(apprise, client, alerts, secrets, len(channel.urls))
+
+
+def url_secrets(channel: AppriseChannel) -> list[str]:
+    """Every part of the channel's URLs that may be a token: apprise services keep them in the host,
+    the user-info, the path or the query, depending on the service."""
+    found: list[str] = []
+    for url in channel.urls:
+        value = url.get_secret_value()
+        parts = urlsplit(value)
+        found += [value, value.split("://", 1)[-1], parts.netloc]
+        found += [parts.hostname or "", parts.username or "", parts.password or ""]
+        found += [s for s in parts.path.split("/") if s]
+        found += [v for values in parse_qs(parts.query).values() for v in values]
+    # the longest first, so a part never leaves the rest of a longer secret behind
+    return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
+
+
+def _notify(
+    apprise: ModuleType, client: Any, alerts: Sequence[AlertMessage], secrets: list[str], total: int
+) -> list[SendResult]:
     results: list[SendResult] = []
     for alert in alerts:
         try:
@@ -72,7 +97,7 @@ def send_apprise(channel: AppriseChannel, alerts: Sequence[AlertMessage]) -> lis
         if outcome:
             results.append(SendResult(alert.id, True, None))
         else:
-            results.append(SendResult(alert.id, False, _reason(outcome, len(channel.urls))))
+            results.append(SendResult(alert.id, False, _reason(outcome, total)))
     return results
 
 

@@ -8,9 +8,11 @@ channel answers for each alert: accepted or not, and why not in one line free of
 
 from __future__ import annotations
 
+import logging
 import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -200,6 +202,33 @@ def scrub(text: str, secrets: Iterable[str | None]) -> str:
         for form in {secret, quote(secret, safe=""), quote(secret)}:
             text = text.replace(form, "***")
     return text
+
+
+class _Redact(logging.Filter):
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = scrub(str(record.msg), self.secrets)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                a if isinstance(a, int | float) else scrub(str(a), self.secrets) for a in record.args
+            )
+        return True
+
+
+@contextmanager
+def redacted_logs(secrets: list[str], *loggers: str) -> Iterator[None]:
+    """While sending, scrub secrets from what the transport libraries log (e.g. httpx logs each URL)."""
+    redact = _Redact(secrets)
+    for name in loggers:
+        logging.getLogger(name).addFilter(redact)
+    try:
+        yield
+    finally:
+        for name in loggers:
+            logging.getLogger(name).removeFilter(redact)
 
 
 def failed(alerts: Iterable[AlertMessage], reason: str) -> list[SendResult]:

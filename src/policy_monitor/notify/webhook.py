@@ -11,16 +11,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
 from .. import __version__
 from ..registry import WebhookChannel
-from .message import PREFIX, AlertMessage, SendResult, describe_error, iso_z, one_line, scrub
+from .message import (
+    PREFIX,
+    AlertMessage,
+    SendResult,
+    describe_error,
+    iso_z,
+    one_line,
+    redacted_logs,
+    scrub,
+)
 
 USER_AGENT = f"policy-monitor/{__version__}"
 _SLACK_TEXT = 2900  # Slack rejects section text over 3000 characters
@@ -59,7 +66,7 @@ def send_webhook(
     secrets = _secrets(channel)
     results: list[SendResult] = []
     with (
-        _redacted_http_log(secrets),
+        redacted_logs(secrets, "httpx"),
         httpx.Client(
             timeout=httpx.Timeout(channel.timeout),
             follow_redirects=False,
@@ -89,33 +96,6 @@ def _secrets(channel: WebhookChannel) -> list[str]:
     if channel.secret is not None:
         found.append(channel.secret.get_secret_value())
     return [s for s in found if len(s) > 1]
-
-
-class _Redact(logging.Filter):
-    """Keeps a hook URL's token out of httpx's "HTTP Request: POST <url>" log line."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self.secrets = secrets
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                scrub(str(a), self.secrets) if isinstance(a, str | httpx.URL) else a for a in record.args
-            )
-        record.msg = scrub(str(record.msg), self.secrets)
-        return True
-
-
-@contextmanager
-def _redacted_http_log(secrets: list[str]) -> Iterator[None]:
-    logger = logging.getLogger("httpx")
-    redact = _Redact(secrets)
-    logger.addFilter(redact)
-    try:
-        yield
-    finally:
-        logger.removeFilter(redact)
 
 
 def _describe_response(response: httpx.Response) -> str:
