@@ -487,6 +487,17 @@ def test_robots_unreachable_allows(mock):
     assert fetch_one(FetchRequest(URL)).outcome == "ok"
 
 
+def test_robots_that_never_answers_allows_after_the_budget(mock):
+    async def silent(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(30)
+        return httpx.Response(200, text="User-agent: *\nDisallow: /\n")
+
+    mock.get(ROBOTS).mock(side_effect=silent)
+    mock.get(URL).respond(200, text="x")
+    result = fetch_one(FetchRequest(URL, timeout=0.05))
+    assert (result.outcome, result.text) == ("ok", "x")
+
+
 def test_robots_redirect_is_followed(mock):
     mock.get(ROBOTS).respond(301, headers={"Location": "https://www.acme.example/robots.txt"})
     mock.get("https://www.acme.example/robots.txt").respond(200, text="User-agent: *\nDisallow: /\n")

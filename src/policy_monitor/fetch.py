@@ -33,7 +33,7 @@ import random
 import re
 import time
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -224,7 +224,7 @@ class Fetcher:
         s = self.settings
         if retry_after is not None:
             return min(retry_after, s.retry_after_max)
-        return self._rng() * min(s.backoff_max, s.backoff_base * 2 ** (attempts - 1))
+        return self._rng() * min(s.backoff_max, s.backoff_base * 2.0 ** (attempts - 1))
 
     async def _attempt(self, request: FetchRequest) -> _Answer:
         """One attempt: the request and its redirects, within one time budget."""
@@ -420,7 +420,7 @@ class Fetcher:
 
 async def iter_fetch(
     fetcher: Fetcher, requests: Iterable[FetchRequest], *, pending: int | None = None
-) -> AsyncIterator[FetchResult]:
+) -> AsyncGenerator[FetchResult, None]:
     """Fetch `requests` concurrently and yield each result as soon as it is ready (completion order).
 
     At most `pending` fetches are started ahead (default: twice the fetcher's concurrency), so a long
@@ -489,9 +489,9 @@ def decode_body(body: bytes, content_type: str | None = None) -> str:
     """Decode a page: byte order mark, else the Content-Type charset, else a <meta> or XML declaration,
     else UTF-8 if the bytes are valid UTF-8, else charset-normalizer's guess. Bytes that do not decode
     become U+FFFD, so a broken page still yields text."""
-    for bom, encoding in _BOMS:
+    for bom, bom_encoding in _BOMS:
         if body.startswith(bom):
-            return body.decode(encoding, errors="replace")
+            return body.decode(bom_encoding, errors="replace")
     encoding = _codec(_header_charset(content_type))
     if encoding is None:
         head = body[:8192]

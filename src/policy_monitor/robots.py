@@ -121,7 +121,7 @@ _PERCENT = re.compile(r"%[0-9a-fA-F]{2}")
 def _normalise(value: str) -> str:
     """Percent-encode non-ASCII characters as UTF-8 and upper-case existing escapes, so that a path and
     a pattern that spell the same octets compare equal."""
-    out = []
+    out: list[str] = []
     for char in value:
         if ord(char) > 0x7E or ord(char) < 0x21:
             out.extend(f"%{byte:02X}" for byte in char.encode("utf-8"))
