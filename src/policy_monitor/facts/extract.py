@@ -25,20 +25,27 @@ def _facts(text: str) -> tuple[tuple[Fact, ...], dict[Fact, int]]:
             facts.append(f)
             strengths[f] = strength
 
+    previous = ""
     for u in units:
         if u.heading:
             continue
+        before, previous = previous, u.clean
         evidence = text[u.start : u.end]
         found_r = retention.read(u)
-        found_t = training.read(u)
+        found_t = training.read(u, before)
         if not found_r and not found_t:
             continue
         scopes = scope.sentence_scopes(u.clean, u.context, default)
         t = scope.tier(u.clean)
+        if scopes == ["all"] and found_t and all(strength == 1 for _, _, strength in found_t):
+            # a list of purposes that names no offering describes the vendor's own (consumer) services
+            found_t_scopes = ["consumer"]
+        else:
+            found_t_scopes = scopes
         for kind, value, condition in found_r:
             add(kind, value, scopes, condition, evidence, 2)
         for value, condition, strength in found_t:
-            for s in scopes:
+            for s in found_t_scopes:
                 cond = condition
                 if cond == "default" and t == "free" and s != "consumer":
                     cond = "free"

@@ -131,6 +131,8 @@ def read(unit: Unit) -> list[tuple[str, str, str]]:
     ctx = " ".join(unit.context[-3:])
     retains = bool(RETAIN.search(text)) or bool(RETAIN.search(ctx))
     if not retains or not about_content(text, unit.context):
+        if RETAIN.search(text) and _storage_can_be_turned_off(text):
+            out.append(("zdr", "available", "zdr"))
         return _zdr(text, out)
     third_party = bool(THIRD_PARTY.search(unit.context[-1])) if unit.context else False
     spans = _clauses(text)
@@ -174,10 +176,18 @@ def read(unit: Unit) -> list[tuple[str, str, str]]:
         out.append(("retention", "unknown", cond))
     if OPT_OUT_OF_RETENTION.search(text) and any(k == "retention" for k, _, _ in out):
         out.append(("zdr", "available", "zdr"))
-    elif CHOICE.search(text) and NO_STORAGE.search(text) and ("zdr", "available", "zdr") not in out:
-        if re.search(r"\b(?:if|when|so that|once)\b", text, re.I):
-            out.append(("zdr", "available", "zdr"))
+    elif _storage_can_be_turned_off(text) and ("zdr", "available", "zdr") not in out:
+        out.append(("zdr", "available", "zdr"))
     return _zdr(text, out)
+
+
+def _storage_can_be_turned_off(text: str) -> bool:
+    """ "If the customer is approved for ..., the data storage ... is not performed": storage is optional."""
+    return bool(
+        CHOICE.search(text)
+        and NO_STORAGE.search(text)
+        and re.search(r"\b(?:if|when|so that|once)\b", text, re.I)
+    )
 
 
 def _zdr(text: str, out: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 
 BUSINESS = re.compile(
-    r"\b(?:APIs?|API[- ]?Platform|business(?:es)?|enterprise|commercial|organi[sz]ations?|workspaces?|"
-    r"developers?|Customer (?:Content|Data)|paid (?:version|services?|plans?|tiers?|subscriptions?)|"
-    r"[Pp]lateforme|endpoints?|Team)\b"
+    r"\b(?:APIs?|API[- ]?Platform|businesses|business (?:users?|customers?|offerings?|accounts?|plans?|data|"
+    r"services?|tiers?|use|products?)|for business|enterprise (?:customers?|accounts?|plans?|offerings?|"
+    r"services?|users?|tier)|Enterprise|commercial (?:customers?|services?|offerings?|terms|use|users?)|"
+    r"organi[sz]ations?|workspaces?|developers?|Customer (?:Content|Data)|"
+    r"paid (?:version|services?|plans?|tiers?|subscriptions?)|[Pp]lateforme|endpoints?|Team)\b"
 )
 API = re.compile(r"\b(?:APIs?|API[- ]?Platform|[Pp]lateforme|endpoints?)\b")
 CONSUMER = re.compile(
@@ -24,10 +26,15 @@ CONSUMER = re.compile(
 _FREE = re.compile(r"\bfree\b|\bfor free\b", re.IGNORECASE)
 _PAID = re.compile(r"\bpaid\b|\bPro\b|\bsubscri", re.IGNORECASE)
 _EXCLUSION = re.compile(
-    r"\b(?:does not|doesn't|do not|shall not|will not) (?:apply|cover|govern)|\bnot (?:be )?covered by\b|"
-    r"\bare not covered\b|\bis not covered\b|\bonly covers\b",
+    r"\b(?:this|the|our) (?:\w+ ){0,2}(?:policy|notice|statement|agreement|terms)\b[^.]{0,40}?\b(?:does not|"
+    r"doesn't|do not|shall not|will not) (?:apply|cover|govern)",
     re.IGNORECASE,
 )
+_PASSIVE_EXCLUSION = re.compile(
+    r"\b(?:is|are) not (?:covered|governed) by (?:this|the|our) (?:\w+ ){0,2}(?:policy|notice|statement)",
+    re.IGNORECASE,
+)
+_BUSINESS_WORD = re.compile(r"\b(?:business|enterprise|commercial|employer)\b", re.IGNORECASE)
 _PROCESSOR = re.compile(r"\bon (?:your |their )?behalf\b|\bprocessor\b|\bservice provider\b", re.IGNORECASE)
 
 
@@ -39,6 +46,7 @@ def cues(text: str) -> tuple[bool, bool]:
 
 
 def tier(text: str) -> str | None:
+    text = re.split(r"\b(?:unless|except)\b", text, maxsplit=1, flags=re.IGNORECASE)[0]
     if _FREE.search(text):
         return "free"
     if _PAID.search(text):
@@ -50,11 +58,15 @@ def document_scope(sentences: list[str]) -> str:
     """The scope of a sentence that names no offering: "consumer", "business" or "all"."""
     for s in sentences:
         m = _EXCLUSION.search(s)
-        if not m:
-            continue
-        excluded = s[m.end() :]
+        if m:
+            excluded = s[m.end() :]
+        else:
+            m = _PASSIVE_EXCLUSION.search(s)
+            if not m:
+                continue
+            excluded = s[: m.start()]
         b, c = cues(excluded)
-        if b or _PROCESSOR.search(excluded):
+        if b or _PROCESSOR.search(excluded) or _BUSINESS_WORD.search(excluded):
             return "consumer"
         if c:
             return "business"

@@ -29,6 +29,7 @@ _LIST_MARKER = re.compile(
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
 _TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_CELL = re.compile(r"(?:(?!\||<br\s*/?>).)+", re.IGNORECASE)
 _BOUNDARY = re.compile(r"[.!?](?:[\"”’')\]*_]*)(?=\s+)")
 _NEXT_START = re.compile(r"\s+[\"“‘(\[*_]*[A-Z0-9\u4e00-\u9fff]")
 _CJK_END = re.compile(r"[。！？]")
@@ -141,12 +142,20 @@ def split(text: str) -> list[Unit]:
                 headings.append((level, text_clean))
             continue
         if line.lstrip().startswith("|"):
-            a = len(line) - len(line.lstrip())
-            b = len(line.rstrip())
-            row = clean(re.sub(r"\s*\|\s*", " | ", line[a:b]).strip(" |"))
-            row = re.sub(r"(\s*\|\s*)+", " | ", row)
-            if row:
-                units.append(Unit(base + a, base + b, row, _ctx(headings, items)))
+            # a table row: each cell (and each <br>-separated piece of a cell) is split into sentences;
+            # the row's first cell (what the row is about) is context for the others
+            pieces = [(m.start(), m.end()) for m in _CELL.finditer(line)]
+            row_ctx = _ctx(headings, items)
+            first = ""
+            for a, b in pieces:
+                for x, y in _split_line(line[a:b]):
+                    c = clean(line[a + x : a + y])
+                    if not c or not re.search(r"\w", c):
+                        continue
+                    ctx = row_ctx + ((first,) if first else ())
+                    units.append(Unit(base + a + x, base + a + y, c, ctx))
+                    if not first:
+                        first = c[:200]
             continue
         indent = len(line) - len(line.lstrip())
         lm = _LIST_MARKER.match(line)

@@ -20,7 +20,7 @@ import re
 from .sentences import Unit
 
 TRAIN = re.compile(
-    r"(?<![-\w])(?:re)?train(?:s|ed|ing)?\b|\bfine-?tun\w*|\bimprov\w*\b[^.;]{0,80}?\bmodels?\b|"
+    r"(?<![-\w])(?:re)?train(?:s|ed|ing)?\b|\bfine-?tun(?:e|es|ing)\b|\bimprov\w*\b[^.;]{0,80}?\bmodels?\b|"
     r"\b(?:develop|build|creat)\w*\b[^.;]{0,50}?\bmodels?\b|\bmodel (?:training|improvement)",
     re.IGNORECASE,
 )
@@ -43,7 +43,7 @@ NOT_USER_DATA = re.compile(
     re.IGNORECASE,
 )
 CUSTOMER_SUBJECT = re.compile(
-    r"(?:^|[,;:(]\s*|\b(?:and|or|that)\s+)(?:the\s+)?(?:Customer|Customers|You|you|Users?|End Users?|"
+    r"(?:^|[,;:()]\s*|\b(?:and|or|that)\s+)(?:the\s+)?(?:Customer|Customers|You|you|Users?|End Users?|"
     r"Licensee|Developers?|Recipient)\s+(?:(?:may|shall|must|will|can|cannot|agrees?|are|is|should)"
     r"\b|(?:may|shall|must) not|won't|can't)",
 )
@@ -66,6 +66,22 @@ NEGATION = re.compile(
     r"shan't|haven't|hasn't)\b|n't\b|\bno (?:\w+ )?(?:is|are) used\b",
     re.IGNORECASE,
 )
+USE_FOR_TRAINING = re.compile(
+    r"\b(?:use[sd]?|using|utili[sz]\w*|process\w*|analy[sz]\w*|leverag\w*|apply|applied)\b[^.;]{0,160}?"
+    r"\b(?:to|for|in)\s+(?:\w+\s+){0,3}?(?:train|training|retrain|fine-tune|fine-tuning|improv\w*|develop\w*)\b|"
+    r"(?<![-\w])(?:re)?train(?:s|ed|ing)?\s+(?:on|with|our|its|the|any|their|models?|LLMs?|AI|and|or|\w+'s)\b|"
+    r"\bmodel training\b|\btraining (?:purposes|and (?:improv|optimi|develop)\w*)|\b(?:for|in|of) (?:model )?training\b|"
+    r"\bto train\b|\bfine-?tune (?:our|its|the)\b",
+    re.IGNORECASE,
+)
+NO_SERVICE_USE = re.compile(
+    r"\b(?:not|n't|never)\s+use\s+(?:any\s+)?(?:Customer|User|your|business)\s+(?:Content|Data|data|content|"
+    r"inputs?|prompts?)\b[^.;]{0,40}?\bto\s+(?:develop|improve)\b",
+    re.IGNORECASE,
+)
+_ANAPHORA = re.compile(
+    r"^(?:Consequently|Therefore|Thus|Accordingly|As a result|Hence|For this reason)\b", re.I
+)
 FEEDBACK = re.compile(
     r"\b(?:when|if) you (?:submit|send|give|provide) (?:us )?feedback\b|\bwhen you (?:explicitly )?report\b|"
     r"\bfeedback you (?:choose to )?(?:send|submit|provide)\b",
@@ -73,15 +89,13 @@ FEEDBACK = re.compile(
 )
 FLAGGED = re.compile(r"^(?:if|when)\b[^,]{0,80}\bflag\w*", re.IGNORECASE)
 EXCLUDING = re.compile(r"\bexclud\w*\s+(?:\w+\s+)?(?:model\s+)?training\b", re.IGNORECASE)
-_MAIN_END = re.compile(
-    r",?\s*\b(?:unless|except|other than|save)\b|\(\s*(?:1|a|i)\s*\)|—|–|:\s", re.IGNORECASE
-)
-_CLAUSE_START = re.compile(r";\s+|,\s+(?:and|but|while|whereas)\s+|\.\s+|\bbut\b", re.IGNORECASE)
+_MAIN_END = re.compile(r",?\s*\b(?:unless|except|other than|save)\b|\(\s*(?:1|a|i)\s*\)|—|–", re.IGNORECASE)
+_CLAUSE_START = re.compile(r";\s+|,\s+(?:and|but|while|whereas)\s+|\.\s+|\bbut\b|:\s", re.IGNORECASE)
 _PURPOSE = re.compile(r"^(?:to|for)\s+\w+", re.IGNORECASE)
 _IF_OPT_OUT = re.compile(r"\b(?:if|once|when|after) you(?:'ve| have)? (?:\w+ )?opt(?:s|ed)?[- ]?out\b", re.I)
 
 
-def read(unit: Unit) -> list[tuple[str, str, int]]:
+def read(unit: Unit, previous: str = "") -> list[tuple[str, str, int]]:
     """(value, condition, strength) of the training statements in one sentence.
 
     strength 2: a statement with a subject ("we do not use ...", "inputs are not used ...");
@@ -89,28 +103,32 @@ def read(unit: Unit) -> list[tuple[str, str, int]]:
     """
     text = unit.clean
     m = TRAIN.search(text)
-    if not m or EXCLUDING.search(text):
+    if not m:
+        n = NO_SERVICE_USE.search(text)
+        return [("no", "opt-in" if OPT_IN.search(text) else "default", 2)] if n else []
+    if EXCLUDING.search(text):
         return []
     if not MODEL.search(text) and not TRAIN_ON.search(text):
         return []
+    if not USE_FOR_TRAINING.search(text):
+        return []
     if NOT_USER_DATA.search(text) and not re.search(r"\b(?:your|customer)\b", text[: m.start()], re.I):
         return []
+    if _ANAPHORA.match(text) and NOT_USER_DATA.search(previous):
+        return []  # "Consequently, we may use ..." continues a sentence about public data
     # the main clause: from the start of the clause holding the training verb to that verb
     starts = [c.end() for c in _CLAUSE_START.finditer(text, 0, m.start())]
     clause_start = starts[-1] if starts else 0
     main = text[clause_start : m.start()]
-    end = _MAIN_END.search(main)
-    if end and end.start() > 0 and not NEGATION.search(main[: end.start()]) and NEGATION.search(main):
-        pass  # the negation sits in an exception that precedes the verb: read it with the rest below
+    subject = None
+    for subject in CUSTOMER_SUBJECT.finditer(text, 0, m.start()):
+        pass
     if (
-        CUSTOMER_SUBJECT.search(main)
+        subject is not None
         and not OPT_OUT.search(text)
-        and not re.search(
-            r"\b(?:we|us|our)\b",
-            main[CUSTOMER_SUBJECT.search(main).end() :],  # type: ignore[union-attr]
-        )
+        and not re.search(r"\b(?:we|us|our)\b", text[subject.end() : m.start()], re.IGNORECASE)
     ):
-        return []
+        return []  # a rule for the customer ("Customer shall not use Outputs to develop models")
     purpose = bool(_PURPOSE.match(text)) or "|" in text
     if not purpose and not USER_CONTENT.search(text):
         return []
