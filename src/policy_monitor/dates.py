@@ -1,0 +1,96 @@
+"""Dates written in prose, rewritten to ISO 8601 so that one date in two formats compares equal.
+
+    >>> dates_to_iso("Effective 8 July 2026; updated July 8th, 2026 and 2026/7/8.")
+    'Effective 2026-07-08; updated 2026-07-08 and 2026-07-08.'
+
+Numeric day/month dates are rewritten only when they cannot be misread: with a format note
+("08/07/2026 (DD/MM/YYYY)", the note is dropped) or a part above 12 ("31/12/2026"). "08/07/2026" alone
+stays as written. English month names and their abbreviations are recognised; a weekday before a date
+("Tuesday, 8 July 2026") is dropped with it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+__all__ = ["dates_to_iso"]
+
+_MONTHS = {
+    "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7,
+    "august": 8, "september": 9, "october": 10, "november": 11, "december": 12,
+    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "sept": 9,
+    "oct": 10, "nov": 11, "dec": 12,
+}  # fmt: skip
+_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_WEEKDAY = r"(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?[^\S\n]+)?"
+_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
+
+# Every pattern is anchored at a year of the text: found by a cheap scan, then the few characters
+# before it (day and month names, numeric day/month) or after it (ISO month and day) are examined.
+_DMY = re.compile(rf"(?i)\b{_WEEKDAY}{_DAY}(?:[^\S\n]+of)?[^\S\n]+{_MONTH},?[^\S\n]+\Z")
+_MDY = re.compile(rf"(?i)\b{_WEEKDAY}{_MONTH}[^\S\n]+{_DAY},?[^\S\n]+\Z")
+_DM_NUMERIC = re.compile(r"\b(?P<a>[0-3]?\d)(?P<sep>[-/.])(?P<b>[0-3]?\d)[-/.]\Z")
+_HINT = re.compile(r"(?i)[^\S\n]*\(?[^\S\n]*(?P<hint>dd[-/.]mm|mm[-/.]dd)[-/.]yyyy\b[^\S\n]*\)?")
+_MD_ISO = re.compile(r"(?P<sep>[-/.])(?P<month>[01]?\d)(?P=sep)(?P<day>[0-3]?\d)(?!\d)")
+_YEAR_RE = re.compile(r"(?:19|20)\d\d")
+_WINDOW = 40
+
+
+def _iso(year: str, month: int | str, day: int | str) -> str | None:
+    try:
+        return dt.date(int(year), int(month), int(day)).isoformat()
+    except ValueError:
+        return None
+
+
+def _numeric(a: int, b: int, year: str, hint: str) -> str | None:
+    if hint.startswith("dd") or (not hint and a > 12 >= b):
+        return _iso(year, b, a)
+    if hint.startswith("mm") or (not hint and b > 12 >= a):
+        return _iso(year, a, b)
+    return None
+
+
+def dates_to_iso(s: str) -> str:
+    """Rewrite every unambiguous date of `s` as YYYY-MM-DD."""
+    out: list[str] = []
+    done = 0
+    for y in _YEAR_RE.finditer(s):
+        start, end = y.span()
+        if start < done or (start and s[start - 1].isdigit()) or (end < len(s) and s[end].isdigit()):
+            continue
+        year = y.group(0)
+        # year first: 2026-07-08, 2026/7/8
+        m = _MD_ISO.match(s, end)
+        if m is not None and (start == 0 or not s[start - 1].isalnum()):
+            iso = _iso(year, m["month"], m["day"])
+            if iso:
+                out.append(s[done:start])
+                out.append(iso)
+                done = m.end()
+                continue
+        if end < len(s) and s[end].isalpha():
+            continue
+        window_start = max(done, start - _WINDOW)
+        window = s[window_start:start]
+        new_end, iso = end, None
+        m = _DMY.search(window) or _MDY.search(window)
+        if m is not None:
+            iso = _iso(year, _MONTHS[m["month"].lower()], m["day"])
+        else:
+            m = _DM_NUMERIC.search(window)
+            if m is not None:
+                hint = _HINT.match(s, end)
+                iso = _numeric(int(m["a"]), int(m["b"]), year, (hint["hint"] if hint else "").lower())
+                if hint is not None and iso:
+                    new_end = hint.end()
+        if m is None or iso is None:
+            continue
+        out.append(s[done : window_start + m.start()])
+        out.append(iso)
+        done = new_end
+    if not out:
+        return s
+    out.append(s[done:])
+    return "".join(out)

@@ -1,0 +1,565 @@
+"""Fetched page -> the policy text, a Markdown rendering for people, and a canonical comparison form.
+
+A page is reduced in three steps:
+
+1. **Cleaning** (HTML only): the source's `remove` selectors are dropped, then the source's `select`
+   (or, by default, `main` / `[role=main]` / `article`, else `body`) is taken, without the parts of a
+   page that are not policy text: scripts, styles, navigation, headers and footers, asides, forms and
+   buttons, small hidden elements, cookie/consent banners.
+2. **Text**: one block (paragraph, heading, list item, table row) per line, whitespace collapsed,
+   invisible characters removed, inline tags merged so sentences stay whole, link targets left out.
+   Characters are otherwise kept as on the page, so a sentence taken from it is verbatim evidence.
+3. **Canonical form**: what two loads are compared on. Folds what varies between loads of an unchanged
+   policy: Unicode compatibility forms, typographic quotes and dashes, relative times ("Updated 3 days
+   ago"), the same date written another way, list markers, interface labels ("Expand all"), and the
+   source's `ignore` patterns. `Page.key` is its SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from policy_monitor.dates import dates_to_iso
+
+__all__ = ["Page", "normalize", "canonicalize"]
+
+
+@dataclass(frozen=True)
+class Page:
+    """A normalised page. `text` is stored, diffed and read for facts; `key` decides "same policy"."""
+
+    text: str
+    markdown: str
+    canonical: str
+    key: str
+    title: str | None
+
+
+def normalize(
+    body: str,
+    content_type: str | None,
+    *,
+    select: str | None = None,
+    remove: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+) -> Page:
+    """Normalise a fetched body (HTML, Markdown or plain text; sniffed when `content_type` is None)."""
+    kind = _kind(body, content_type)
+    if kind == "html":
+        lines, markdown, title = _from_html(body, select=select, remove=remove)
+    elif kind == "markdown":
+        lines, title = _from_markdown(body), None
+        markdown = body.strip()
+    else:
+        lines, title = _from_plain(body), None
+        markdown = "\n\n".join(lines)
+    lines = [line for line in lines if not _is_counter_line(line)]
+    text = "\n".join(lines)
+    canonical = canonicalize(text, ignore=ignore)
+    return Page(
+        text=text,
+        markdown=markdown,
+        canonical=canonical,
+        key=hashlib.sha256(canonical.encode()).hexdigest(),
+        title=title,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Characters
+
+# Format characters (Unicode category Cf: zero-width space and joiners, word joiner, soft hyphen,
+# direction marks, BOM) and the replacement character left by undecodable bytes.
+_INVISIBLE = (
+    "\u00ad\u061c\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\u206a\u206b\u206c\u206d\u206e\u206f"
+    "\ufeff\ufff9\ufffa\ufffb\ufffd"
+)
+_DROP_INVISIBLE: dict[int, str | None] = {ord(c): None for c in _INVISIBLE}
+
+_FOLD: dict[int, str | None] = dict(_DROP_INVISIBLE)
+_FOLD.update({ord(c): "'" for c in "\u2018\u2019\u201a\u201b\u2032\u2035\u00b4\u0060\u02bc\u02b9"})
+_FOLD.update({ord(c): '"' for c in "\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb\u301d\u301e"})
+_FOLD.update({ord(c): "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"})
+
+
+_INVISIBLE_RE = re.compile(f"[{_INVISIBLE}]")
+_FOLD_RE = re.compile("[" + "".join(chr(c) for c in _FOLD) + "]")
+
+
+def _clean_line(s: str) -> str:
+    """Whitespace collapsed (NBSP and other Unicode spaces included), invisible characters removed."""
+    if _INVISIBLE_RE.search(s):  # str.translate costs more than the search on clean text
+        s = s.translate(_DROP_INVISIBLE)
+    return " ".join(s.split())
+
+
+# --------------------------------------------------------------------------------------------------
+# Content type
+
+
+def _kind(body: str, content_type: str | None) -> str:
+    ct = (content_type or "").split(";")[0].strip().lower()
+    head = body.lstrip()[:512].lower()
+    looks_html = head.startswith(("<!doctype html", "<html", "<?xml")) or bool(
+        re.search(r"<(html|head|body|main|article|div|p|h[1-6]|ul|table)\b", head)
+    )
+    if ct in ("text/html", "application/xhtml+xml") or (ct.endswith("+xml") and looks_html):
+        return "html"
+    if ct in ("text/markdown", "text/x-markdown"):
+        return "markdown"
+    if ct == "text/plain" or ct.startswith("text/"):
+        return "html" if head.startswith(("<!doctype html", "<html")) else "plain"
+    # No (or an unhelpful) content type: sniff.
+    if looks_html:
+        return "html"
+    if re.search(r"(?m)^(#{1,6}\s|\s*[-*+]\s+\S|\|.*\|\s*$)|\]\([^)]*\)|\*\*\S", body[:4096]):
+        return "markdown"
+    return "plain"
+
+
+# --------------------------------------------------------------------------------------------------
+# HTML
+
+_SKIP_TAGS = frozenset(
+    "head title meta link script style template noscript iframe frame frameset object embed svg math "
+    "canvas img picture video audio source track map area nav header footer aside button input select "
+    "option optgroup textarea datalist dialog".split()
+)
+_BLOCK_TAGS = frozenset(
+    "address article blockquote body caption center dd details div dl dt fieldset figcaption figure "
+    "h1 h2 h3 h4 h5 h6 hgroup hr html legend li main menu ol p pre section summary table tbody tfoot "
+    "thead tr td th ul form".split()
+)
+# Removed from the chosen content before the text is read (besides the tags in _SKIP_TAGS, which the
+# text walk never enters). Hidden elements and banners are removed only when small: a long hidden
+# element is collapsed content (an accordion answer), a long "consent" section is policy text.
+_CHROME_SELECTORS = (
+    "[role=navigation], [role=banner], [role=contentinfo], [role=complementary], [role=search], "
+    "[role=dialog], [role=alertdialog]"
+)
+_HIDDEN_SELECTORS = (
+    "[hidden], [aria-hidden=true], [style*='display:none' i], [style*='display: none' i], "
+    "[style*='visibility:hidden' i], [style*='visibility: hidden' i]"
+)
+_BANNER_SELECTORS = ", ".join(
+    f"[{attr}*={word} i]"
+    for attr in ("id", "class")
+    for word in ("cookie", "consent", "onetrust", "gdpr", "cookiebot", "didomi", "usercentrics", "banner")
+)
+# A consent manager's own names are enough; "cookie", "consent", "gdpr" or "banner" alone also name
+# policy sections ("consent-section"), so they count only with a banner-like word or a button.
+_CMP_NAMES = re.compile(
+    r"(?i)onetrust|cookiebot|didomi|usercentrics|truste|(?:^|\s)(?:ot|cc|cmp|qc-cmp2?)[-_]"
+)
+_CONSENT_NAMES = re.compile(r"(?i)cookie|consent|gdpr|banner")
+_BANNER_WORDS = re.compile(
+    r"(?i)banner|[-_](?:bar|notice|popup|pop-up|modal|dialog|overlay|sdk|prompt|toast|alert|wall)(?:[-_\s]|$)"
+)
+_SMALL_HIDDEN = 280  # characters: hidden elements up to this size are interface text, not content
+_SMALL_BANNER = 1500
+_SMALL_FORM = 1000
+
+
+def _from_html(body: str, *, select: str | None, remove: Sequence[str]) -> tuple[list[str], str, str | None]:
+    tree = LexborHTMLParser(body)
+    title_node = tree.css_first("title")
+    title = _clean_line(title_node.text(deep=True)) if title_node is not None else None
+    _decompose([node for selector in remove for node in tree.css(selector)])
+    roots = _roots(tree, select)
+    for root in roots:
+        _strip_chrome(root)
+    out = _Lines()
+    for root in roots:
+        _walk(root, out)
+        out.newline()
+    if not title:
+        h1 = tree.css_first("h1")
+        title = _clean_line(h1.text(deep=True)) if h1 is not None else None
+    return out.lines, _render_markdown(out.md), title or None
+
+
+def _roots(tree: LexborHTMLParser, select: str | None) -> list[LexborNode]:
+    if select:
+        return _outermost(tree.css(select))
+    for selector in ("main", "[role=main]", "article"):
+        found = _outermost(tree.css(selector))
+        if found:
+            return found
+    body = tree.body or tree.root
+    return [body] if body is not None else []
+
+
+def _outermost(nodes: list[LexborNode]) -> list[LexborNode]:
+    """Matches that are not inside another match (nested `main`s or `article`s are read once)."""
+    kept: list[LexborNode] = []
+    for node in nodes:
+        parent = node.parent
+        inside = False
+        while parent is not None:
+            if any(parent.mem_id == k.mem_id for k in kept):
+                inside = True
+                break
+            parent = parent.parent
+        if not inside:
+            kept.append(node)
+    return kept
+
+
+def _strip_chrome(root: LexborNode) -> None:
+    doomed = [n for n in root.css(_CHROME_SELECTORS) if n.mem_id != root.mem_id]
+    for node in root.css(_HIDDEN_SELECTORS):
+        if node.mem_id != root.mem_id and len(node.text(deep=True)) <= _SMALL_HIDDEN:
+            doomed.append(node)
+    for node in root.css(_BANNER_SELECTORS):
+        if node.mem_id == root.mem_id:
+            continue
+        names = f"{node.attributes.get('id') or ''} {node.attributes.get('class') or ''}"
+        size = len(node.text(deep=True))
+        if size > _SMALL_BANNER:
+            continue
+        if (
+            _CMP_NAMES.search(names)
+            or (_CONSENT_NAMES.search(names) and _BANNER_WORDS.search(names))
+            or (_CONSENT_NAMES.search(names) and size <= 600 and node.css_first("button") is not None)
+        ):
+            doomed.append(node)
+    for node in root.css("form"):
+        if node.mem_id != root.mem_id and len(node.text(deep=True)) <= _SMALL_FORM:
+            doomed.append(node)
+    _decompose(doomed)
+
+
+def _decompose(nodes: list[LexborNode]) -> None:
+    """Remove nodes, outermost only: a node inside a removed one is freed with it and must not be
+    touched again, so what to remove is decided before anything is removed."""
+    ids = {n.mem_id for n in nodes}
+    outermost: dict[int, LexborNode] = {}
+    for node in nodes:
+        parent = node.parent
+        while parent is not None and parent.mem_id not in ids:
+            parent = parent.parent
+        if parent is None:
+            outermost[node.mem_id] = node
+    for node in outermost.values():
+        node.decompose()
+
+
+class _Lines:
+    """Accumulates inline text into lines; a block boundary ends the current line.
+
+    The Markdown rendering is built alongside (`md`, a list of (kind, markdown) blocks), in the same
+    walk: converting the cleaned HTML separately would cost several times the whole normalisation.
+    """
+
+    __slots__ = ("lines", "md", "buf", "mbuf", "prefix", "mprefix", "kind")
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.md: list[tuple[str, str]] = []
+        self.buf: list[str] = []
+        self.mbuf: list[str] = []
+        self.prefix = ""
+        self.mprefix = ""
+        self.kind = "p"
+
+    def add(self, s: str) -> None:
+        self.buf.append(s)
+        self.mbuf.append(s)
+
+    def newline(self) -> None:
+        if self.buf:
+            line = _clean_line("".join(self.buf))
+            self.buf = []
+            if line:
+                self.lines.append(self.prefix + line)
+                self.md.append((self.kind, self.mprefix + _clean_line("".join(self.mbuf))))
+                self.prefix = self.mprefix = ""
+                self.kind = "p"
+        self.mbuf = []
+
+
+_MD_WRAP = {"strong": "**", "b": "**", "em": "*", "i": "*"}
+
+
+def _walk(node: LexborNode, out: _Lines, depth: int = 0) -> None:
+    child = node.child
+    while child is not None:
+        tag = child.tag
+        if tag == "-text":
+            out.add(child.text_content or "")
+        elif tag is None or tag.startswith("-") or tag in _SKIP_TAGS:
+            pass
+        elif tag == "br":
+            out.newline()
+        elif tag == "tr":
+            out.newline()
+            cells = []
+            for cell in child.iter():
+                if cell.tag in ("td", "th"):
+                    sub = _Lines()
+                    _walk(cell, sub, depth)
+                    sub.newline()
+                    cells.append(" ".join(sub.lines))
+            if any(cells):
+                out.lines.append(" | ".join(cells))
+                out.md.append(("tr", "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"))
+        elif tag == "li":
+            out.newline()
+            out.prefix, out.mprefix, out.kind = "- ", "  " * depth + "- ", "li"
+            _walk(child, out, depth + 1)
+            out.newline()
+            out.prefix = out.mprefix = ""
+        elif tag in _BLOCK_TAGS:
+            out.newline()
+            if len(tag) == 2 and tag[0] == "h" and tag[1].isdigit():
+                out.mprefix, out.kind = "#" * int(tag[1]) + " ", tag
+            elif tag == "blockquote":
+                out.mprefix = "> "
+            _walk(child, out, depth)
+            out.newline()
+        elif tag == "a" or tag in _MD_WRAP:
+            mark = len(out.mbuf)
+            _walk(child, out, depth)
+            if "".join(out.mbuf[mark:]).strip():
+                if tag == "a":
+                    href = child.attributes.get("href") or ""
+                    if href and not href.startswith(("#", "javascript:")):
+                        out.mbuf.insert(mark, "[")
+                        out.mbuf.append(f"]({href})")
+                else:
+                    out.mbuf.insert(mark, _MD_WRAP[tag])
+                    out.mbuf.append(_MD_WRAP[tag])
+        else:
+            _walk(child, out, depth)
+        child = child.next
+
+
+def _render_markdown(blocks: list[tuple[str, str]]) -> str:
+    parts: list[str] = []
+    previous = ""
+    for kind, md in blocks:
+        if kind == "tr" and previous != "tr":
+            cols = md.count(" | ") + 1
+            parts.append("\n\n" + md + "\n|" + " --- |" * cols)
+        elif kind in ("tr", "li") and previous == kind:
+            parts.append("\n" + md)
+        else:
+            parts.append("\n\n" + md)
+        previous = kind
+    return "".join(parts).strip()
+
+
+# --------------------------------------------------------------------------------------------------
+# Markdown and plain text
+
+_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)|!\[[^\]]*\]\[[^\]]*\]")
+_MD_LINK = re.compile(r"\[([^\]]*)\]\((?:[^()\s]|\([^)]*\))*(?:\s+\"[^\"]*\")?\)|\[([^\]]+)\]\[[^\]]*\]")
+_MD_AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
+_MD_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
+_MD_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_MD_EM_STAR = re.compile(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])")
+_MD_EM_UNDER = re.compile(r"(?<![\w_])_(?=\S)(.+?)(?<=\S)_(?![\w_])")
+_MD_CODE = re.compile(r"`+([^`]*)`+")
+_MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~])")
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)(?:\s+#+\s*)?$")
+_MD_SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
+_MD_RULE = re.compile(r"^\s{0,3}([-*_])(\s*\1){2,}\s*$")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+\u2022\u25e6]|\d{1,3}[.)])\s+(.*)$")
+_TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_LINK_DEF = re.compile(r"^\s{0,3}\[[^\]]+\]:\s+\S+")
+
+
+def _md_inline(s: str) -> str:
+    s = _MD_IMAGE.sub("", s)
+    s = _MD_LINK.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(2), s)
+    s = _MD_AUTOLINK.sub(r"\1", s)
+    s = _MD_TAG.sub("", s)
+    s = _MD_CODE.sub(r"\1", s)
+    for _ in range(2):  # nested emphasis (***x***)
+        s = _MD_STRONG.sub(r"\2", s)
+        s = _MD_EM_STAR.sub(r"\1", s)
+        s = _MD_EM_UNDER.sub(r"\1", s)
+    return _MD_ESCAPE.sub(r"\1", s)
+
+
+def _from_markdown(body: str) -> list[str]:
+    blocks: list[str] = []
+    para: list[str] = []
+    fence: str | None = None
+
+    def flush() -> None:
+        if para:
+            line = _clean_line(_md_inline(" ".join(para)))
+            if line:
+                blocks.append(line)
+            para.clear()
+
+    for raw in body.splitlines():
+        stripped = raw.strip()
+        if fence is not None:
+            if stripped.startswith(fence):
+                fence = None
+            elif stripped:
+                blocks.append(_clean_line(raw))
+            continue
+        if stripped.startswith(("```", "~~~")):
+            flush()
+            fence = stripped[:3]
+            continue
+        if not _clean_line(stripped) or _LINK_DEF.match(raw):
+            flush()
+            continue
+        if para and _MD_SETEXT.match(raw) and not _LIST_ITEM.match(para[0]):
+            flush()  # the paragraph was a heading
+            continue
+        if _MD_RULE.match(raw):
+            flush()
+            continue
+        heading = _MD_HEADING.match(raw)
+        if heading:
+            flush()
+            para.append(heading.group(1))
+            flush()
+            continue
+        if stripped.startswith("|") or (stripped.endswith("|") and "|" in stripped[:-1]):
+            flush()
+            if not _TABLE_SEP.match(stripped):
+                cells = [_clean_line(_md_inline(c)) for c in stripped.strip("|").split("|")]
+                if any(cells):
+                    blocks.append(" | ".join(cells))
+            continue
+        item = _LIST_ITEM.match(raw)
+        if item:
+            flush()
+            para.append("- " + item.group(1))
+            continue
+        if stripped.startswith(">"):
+            stripped = stripped.lstrip("> ")
+        para.append(stripped)
+    flush()
+    return blocks
+
+
+def _from_plain(body: str) -> list[str]:
+    blocks: list[str] = []
+    para: list[str] = []
+    for raw in body.splitlines():
+        line = _clean_line(raw)
+        if not line:
+            if para:
+                blocks.append(" ".join(para))
+                para = []
+            continue
+        item = _LIST_ITEM.match(line)
+        if item and para:
+            blocks.append(" ".join(para))
+            para = []
+        para.append(("- " + item.group(1)) if item else line)
+    if para:
+        blocks.append(" ".join(para))
+    return blocks
+
+
+# --------------------------------------------------------------------------------------------------
+# Lines that are per-load chrome even inside the content: "Page generated ... · Build 1234 · 5678 views"
+
+_COUNTER_SEGMENT = re.compile(
+    r"(?ix)^(?:"
+    r"(?:page\s+|last\s+)?(?:generated|rendered|served|cached|built|fetched|retrieved|loaded|printed)"
+    r"(?:\s+(?:at|on|in))?\s*:?\s*[\dTZ:.+\-/ ]+(?:\s*(?:utc|gmt|ms|s|seconds?))?"
+    r"|build(?:\s+(?:id|number|no\.?))?\s*[:#]?\s*[\w.\-]*\d[\w.\-]*"
+    r"|(?:request|trace|session|correlation|render)\s+id\s*:?\s*\S+"
+    r"|[\d.,]+\s*[km]?\s+(?:views|page\s*views|visits|visitors|reads|readers)"
+    r"|(?:views|visits|visitors)\s*:?\s*[\d.,]+\s*[km]?"
+    r"|\d[\d,]*\s+(?:of\s+\d[\d,]*\s+)?(?:people|users|readers)\s+found\s+this\s+(?:article\s+)?helpful"
+    r"|(?:\u00a9|\(c\)|copyright)\s*\d{4}(?:\s*[-\u2013]\s*\d{4})?[^.]{0,80}"
+    r")[.!]?$"
+)
+_COUNTER_HINTS = (
+    "generated", "rendered", "served", "cached", "built", "fetched", "retrieved", "loaded", "printed",
+    "build", "views", "visit", "helpful", " id", "\u00a9", "(c)", "copyright",
+)  # fmt: skip
+_SEGMENT_SPLIT = re.compile(r"\s*[\u00b7\u2022|]\s*|(?<=[.!])\s+")
+
+
+def _is_counter_line(line: str) -> bool:
+    """A short line made only of per-load counters, build ids and generation timestamps."""
+    if len(line) > 240:
+        return False
+    low = line.lower()
+    if not any(hint in low for hint in _COUNTER_HINTS):
+        return False
+    segments = [s for s in _SEGMENT_SPLIT.split(line) if s]
+    return bool(segments) and all(_COUNTER_SEGMENT.match(s) for s in segments)
+
+
+# --------------------------------------------------------------------------------------------------
+# Canonical form
+
+# "[Updated:] 3 days ago": tried only on the characters before each "ago" of the text.
+_RELATIVE_TIME = re.compile(
+    r"(?ix)"
+    r"(?:\b(?:last[^\S\n]+)?(?:updated|edited|modified|posted|published|reviewed|changed|refreshed)"
+    r"[^\S\n]*:?[^\S\n]*)?"
+    r"\b(?:\d+|an?|one|a[^\S\n]+few|several)[^\S\n]+"
+    r"(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)[^\S\n]+ago\Z"
+)
+_AGO = re.compile(r"\bago\b\.?")
+_RELATIVE_UPDATED = re.compile(r"[Uu]pdated[^\S\n]*:?[^\S\n]*(?:just[^\S\n]+now|yesterday|today)\b\.?")
+_UI_LABELS = re.compile(
+    r"(?i)^(?:\s*(?:close|expand all|collapse all|expand|collapse|back to top|skip to (?:main )?content|"
+    r"print(?: this page)?|copy link|show more|show less|menu|toggle navigation|open menu|close menu)"
+    r"\s*[.!]?)+\s*$"
+)
+_BULLET = re.compile(r"^- ")
+
+
+def canonicalize(text: str, *, ignore: Sequence[str] = ()) -> str:
+    """The comparison form of a page's text (see the module docstring)."""
+    patterns = [re.compile(p, re.MULTILINE) for p in ignore]
+    text = _apply_ignore(text, patterns)
+    text = unicodedata.normalize("NFKC", text)
+    if _FOLD_RE.search(text):
+        text = text.translate(_FOLD)
+    if "ago" in text:
+        text = _drop_relative_times(text)
+    if "pdated" in text:
+        text = _RELATIVE_UPDATED.sub(" ", text)
+    text = dates_to_iso(text)
+    lines = []
+    for line in text.split("\n"):
+        line = _BULLET.sub("", " ".join(line.split()))
+        if line and not _UI_LABELS.match(line):
+            lines.append(line)
+    return _apply_ignore("\n".join(lines), patterns)
+
+
+def _drop_relative_times(text: str) -> str:
+    out: list[str] = []
+    done = 0
+    for ago in _AGO.finditer(text):
+        start = max(done, ago.start() - 60)
+        m = _RELATIVE_TIME.search(text, start, ago.start() + 3)
+        if m is not None:
+            out.append(text[done : m.start()])
+            out.append(" ")
+            done = ago.end()
+    out.append(text[done:])
+    return "".join(out)
+
+
+def _apply_ignore(text: str, patterns: Iterable[re.Pattern[str]]) -> str:
+    changed = False
+    for pattern in patterns:
+        text, n = pattern.subn("", text)
+        changed = changed or n > 0
+    if not changed:
+        return text
+    return "\n".join(c for c in (" ".join(line.split()) for line in text.split("\n")) if c)
