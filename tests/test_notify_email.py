@@ -364,3 +364,14 @@ def test_an_untrusted_certificate_is_not_accepted(start_server: Any, certificate
     assert result.ok is False
     assert result.reason is not None and result.reason.startswith("TLS certificate not accepted:")
     assert server.handler.mails == []
+
+
+def test_non_ascii_names_and_evidence_arrive_intact(server: Server) -> None:
+    a = alert(
+        1, vendor_name="Société Générale IA", evidence="Nous conservez vos données « 5 ans » — au plus."
+    )
+    assert send(channel(server.url()), [a]) == [SendResult(1, True, None)]
+    [mail] = server.handler.mails
+    assert mail.subject() == "[policy-monitor] Société Générale IA: retention P30D -> P5Y"
+    assert "Nous conservez vos données « 5 ans » — au plus." in mail.text()
+    assert "Nous conservez vos données « 5 ans » — au plus." in mail.html()

@@ -8,6 +8,7 @@ import json
 import logging
 import re
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -16,10 +17,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import respx
 
 from policy_monitor import __version__
 from policy_monitor.notify import AlertMessage, SendResult, send
+from policy_monitor.notify.webhook import send_webhook
 from policy_monitor.registry import WebhookChannel
 
 SECRET = "whsec-7f3a9c-do-not-leak"
@@ -59,6 +63,9 @@ class Receiver(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/hooks/policy"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that gave up (the timeout test) leaves a broken pipe behind: expected
 
     def delivery_ids(self) -> list[str]:
         return [r["headers"]["X-Monitor-Delivery"] for r in self.requests]
@@ -321,3 +328,31 @@ def test_the_verification_code_in_the_docs_accepts_a_real_delivery(receiver: Rec
     assert verify(request["body"], signature, SECRET) is True
     assert verify(request["body"] + b" ", signature, SECRET) is False
     assert verify(request["body"], signature, "another secret") is False
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (httpx.ReadTimeout("read timed out"), "timed out after 10 s"),
+        (httpx.ConnectError("[Errno -2] Name or service not known"), "host name not found"),
+        (
+            httpx.RemoteProtocolError("Server disconnected without sending a response."),
+            "RemoteProtocolError: Server disconnected without sending a response.",
+        ),
+    ],
+)
+def test_transport_errors_become_one_line_reasons(error: Exception, reason: str) -> None:
+    with respx.mock:
+        respx.post("https://hooks.example/policy").mock(side_effect=error)
+        assert send(channel("https://hooks.example/policy"), [alert(1)]) == [SendResult(1, False, reason)]
+
+
+def test_an_untrusted_tls_certificate_is_named_as_such() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        cause = ssl.SSLCertVerificationError(1, "certificate verify failed")
+        cause.verify_message = "self-signed certificate"
+        raise httpx.ConnectError("certificate verify failed", request=request) from cause
+
+    ch = channel("https://hooks.example/policy")
+    [result] = send_webhook(ch, [alert(1)], transport=httpx.MockTransport(handler))
+    assert result == SendResult(1, False, "TLS certificate not accepted: self-signed certificate")

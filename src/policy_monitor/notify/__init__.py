@@ -46,7 +46,7 @@ def send(channel: AnyChannel, alerts: Sequence[AlertMessage]) -> list[SendResult
         return failed(alerts, reason)
     for r in results:
         if not r.ok:
-            log.info("%s: alert %s not delivered: %s", channel.key(), r.alert_id, r.reason)
+            log.debug("%s: alert %s not delivered: %s", channel.key(), r.alert_id, r.reason)
     return results
 
 

@@ -107,7 +107,7 @@ def _describe_response(response: httpx.Response) -> str:
 
 
 def _is_text(response: httpx.Response) -> bool:
-    kind = response.headers.get("content-type", "text/plain").split(";")[0].strip().lower()
+    kind = str(response.headers.get("content-type", "text/plain")).split(";")[0].strip().lower()
     return kind.startswith("text/") or kind.endswith("json")
 
 
