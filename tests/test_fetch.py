@@ -260,6 +260,14 @@ def test_connection_error_then_ok(mock):
     assert (result.outcome, result.attempts) == ("ok", 2)
 
 
+def test_certificate_error_is_not_retried(mock):
+    error = httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed")
+    route = mock.get(URL).mock(side_effect=error)
+    result = fetch_one()
+    assert result.outcome == "failed" and result.attempts == 1 and route.call_count == 1
+    assert result.reason.startswith("TLS error: [SSL: CERTIFICATE_VERIFY_FAILED]")
+
+
 # ------------------------------------------------------------------------------------------------------
 # Redirects
 
@@ -298,6 +306,13 @@ def test_redirect_without_location_fails(mock):
     mock.get(URL).respond(302)
     result = fetch_one()
     assert (result.outcome, result.reason) == ("failed", "HTTP 302 Found without a Location header")
+
+
+def test_redirect_to_unparseable_location_fails(mock):
+    mock.get(URL).respond(302, headers={"Location": "https://acme.example:notaport/x"})
+    result = fetch_one()
+    assert (result.outcome, result.attempts) == ("failed", 1)
+    assert result.reason == "redirected to an invalid URL (Invalid port: 'notaport')"
 
 
 def test_redirect_to_other_scheme_fails(mock):

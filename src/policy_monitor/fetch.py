@@ -26,11 +26,13 @@ import asyncio
 import codecs
 import contextlib
 import email.utils
+import functools
 import hashlib
 import inspect
 import logging
 import random
 import re
+import ssl
 import time
 import zlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Iterator
@@ -177,6 +179,7 @@ class Fetcher:
         )
         self._client = httpx.AsyncClient(
             transport=self._transport,
+            verify=_ssl_context(),
             limits=limits,
             follow_redirects=False,  # followed here, so every hop obeys robots.txt and the host limit
             timeout=self.settings.timeout,
@@ -624,6 +627,12 @@ def _result(request: FetchRequest, answer: _Answer, attempts: int, duration: flo
     )
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One TLS context per process: building one loads the CA bundle, which takes tens of milliseconds."""
+    return httpx.create_ssl_context()
+
+
 def _check_url(url: str) -> str | None:
     """None if `url` can be fetched, else why not ("invalid URL ...")."""
     try:
@@ -665,7 +674,11 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _retryable(exc: httpx.TransportError) -> bool:
-    return not isinstance(exc, httpx.UnsupportedProtocol | httpx.ProxyError)
+    """Worth another attempt: not a bad URL, proxy or certificate, which will not mend in seconds."""
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.ProxyError):
+        return False
+    text = str(exc).lower()
+    return "certificate" not in text and "location header" not in text
 
 
 def _describe(exc: httpx.TransportError) -> str:
@@ -688,6 +701,8 @@ def _describe(exc: httpx.TransportError) -> str:
             return "could not resolve the host name"
         return f"could not connect: {text}" if text else "could not connect"
     if isinstance(exc, httpx.RemoteProtocolError):
+        if text.startswith("Invalid URL in location header"):  # httpx checks Location before we see it
+            return "redirected to an invalid URL (" + text.split(":", 1)[-1].strip().rstrip(".") + ")"
         if "complete message body" in everything or "incomplete" in everything:
             return "connection closed before the body was complete"
         return "connection closed by the server without a response"
