@@ -130,5 +130,5 @@ def test_check_available_accepts_known_urls_and_names_a_bad_one_without_showing_
     with pytest.raises(ConfigError) as raised:
         check_available(channel(receiver.url(), f"nosuchservice://{TOKEN}@example.org"))
     message = str(raised.value)
-    assert "apprise URL #2 (scheme 'nosuchservice') is not one apprise can use" in message
+    assert message.startswith("urls[1]: apprise cannot use this nosuchservice:// URL (an unknown service")
     assert TOKEN not in message

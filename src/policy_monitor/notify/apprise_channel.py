@@ -42,10 +42,10 @@ def _build(apprise: ModuleType, channel: AppriseChannel) -> Any:
         value = url.get_secret_value()
         if not client.add(value):
             scheme = value.split("://", 1)[0] if "://" in value else ""
-            what = f"(scheme {scheme!r}) " if scheme and len(scheme) < 20 else ""
+            what = f"this {scheme}:// URL" if scheme.isalnum() and len(scheme) < 20 else "this URL"
             raise ConfigError(
-                f"notify: {channel.key()}: apprise URL #{i + 1} {what}is not one apprise can use. "
-                "Check it against the apprise documentation."
+                f"urls[{i}]: apprise cannot use {what} (an unknown service, or parts of it missing). "
+                "See https://github.com/caronc/apprise/wiki for the URL of each service."
             )
     return client
 
