@@ -492,10 +492,14 @@ def decode_body(body: bytes, content_type: str | None = None) -> str:
     """Decode a page: byte order mark, else the Content-Type charset, else a <meta> or XML declaration,
     else UTF-8 if the bytes are valid UTF-8, else charset-normalizer's guess. Bytes that do not decode
     become U+FFFD, so a broken page still yields text."""
+    return _decode(body, _header_charset(content_type))
+
+
+def _decode(body: bytes, declared: str | None) -> str:
     for bom, bom_encoding in _BOMS:
         if body.startswith(bom):
             return body.decode(bom_encoding, errors="replace")
-    encoding = _codec(_header_charset(content_type))
+    encoding = _codec(declared)
     if encoding is None:
         head = body[:8192]
         match = _META_CHARSET.search(head) or _XML_ENCODING.search(head)
@@ -604,7 +608,7 @@ def _result(request: FetchRequest, answer: _Answer, attempts: int, duration: flo
     body = answer.body if ok else None
     text = None
     if body is not None and _is_text(answer.content_type):
-        text = decode_body(body, f"x/x; charset={answer.charset}" if answer.charset else None)
+        text = _decode(body, answer.charset)
     etag, last_modified = answer.etag, answer.last_modified
     if answer.outcome == "not_modified":  # a 304 need not repeat the validators
         etag = etag or request.etag
