@@ -72,10 +72,18 @@ def to_iso(number: int, unit: str) -> str:
     return f"P{number}{code}"
 
 
+_UNIT_WORD = re.compile(r"(?:second|minute|hour|day|week|month|year)s?\b", re.IGNORECASE)
+_ENDING = re.compile(DURATION.pattern + "$", re.IGNORECASE)
+
+
 def find(text: str) -> list[Duration]:
     """Every period in `text` (cleaned sentence), left to right."""
     out = []
-    for m in DURATION.finditer(text):
+    for u in _UNIT_WORD.finditer(text):
+        lo = max(0, u.start() - 60)
+        m = _ENDING.search(text, lo, u.end())
+        if not m:
+            continue
         n = _number(m.group("num"))
         if n is None or n == 0:
             continue

@@ -7,10 +7,17 @@ from .model import Extraction, Fact
 from .sentences import split
 from .summary import summarize
 
+# a sentence without any of these words states no retention, training or ZDR fact: skip it cheaply
+_TOPIC = (
+    "train", "retain", "retention", "kept", "keep", "stor", "delet", "remov", "purg", "destr", "eras", "log",
+    "persist", "saved", "zero", "zdr", "model", "improv", "develop", "opt", "object", "day", "hour", "week",
+    "month", "year",
+)  # fmt: skip
+
 
 def _facts(text: str) -> tuple[tuple[Fact, ...], dict[Fact, int]]:
     units = split(text)
-    default = scope.document_scope([u.clean for u in units[:400]])
+    default = scope.document_scope([u.clean for u in units[:400] if "appl" in u.clean or "cover" in u.clean])
     facts: list[Fact] = []
     strengths: dict[Fact, int] = {}
     seen: set[Fact] = set()
@@ -30,6 +37,9 @@ def _facts(text: str) -> tuple[tuple[Fact, ...], dict[Fact, int]]:
         if u.heading:
             continue
         before, previous = previous, u.clean
+        low = u.raw.lower()
+        if not any(w in low for w in _TOPIC):
+            continue
         evidence = text[u.start : u.end]
         found_r = retention.read(u)
         found_t = training.read(u, before)

@@ -16,7 +16,8 @@ from .sentences import Unit
 
 CONTENT = re.compile(
     r"\b(?:inputs?|outputs?|prompts?|completions?|conversations?|chats?|chat history|messages?|"
-    r"(?:user|customer) (?:content|data)|content (?:you|submitted|provided)|your content|queries|"
+    r"(?:user|customer) (?:content|data)|content (?:you|submitted|provided)|"
+    r"(?:your|API|submitted) content|queries|"
     r"generated content|responses?)\b",
     re.IGNORECASE,
 )
@@ -47,8 +48,9 @@ UNKNOWN = re.compile(
     re.IGNORECASE,
 )
 AFTER_DELETION = re.compile(
-    r"\b(?:deleted (?:or unsaved )?(?:conversations?|chats?|content|data)|(?:after|once|when|if) (?:you|the user|"
-    r"a user|users|customer) (?:choose to )?delet\w*|(?:after|upon|following|of|on) (?:the )?(?:termination|"
+    r"\b(?:deleted (?:or unsaved )?(?:conversations?|chats?|content|data)|"
+    r"(?:after|once|when|if) (?:you|the user|a user|users|customer) (?:choose to )?delet\w*|"
+    r"(?:after|upon|following|of|on) (?:the )?(?:termination|"
     r"expiration|deletion|closure|cancellation)|account (?:deletion|closure)|(?:agreement|contract) "
     r"(?:terminates|ends|expires)|request (?:for )?deletion|delete your account|deletion request)",
     re.IGNORECASE,

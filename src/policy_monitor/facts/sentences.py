@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 # Words after which a period does not end a sentence.
 _ABBREVIATIONS = frozenset(
@@ -37,24 +38,33 @@ _CJK_END = re.compile(r"[。！？]")
 
 @dataclass(frozen=True)
 class Unit:
-    """One sentence (or table row, or heading) of the page."""
+    """One sentence (or table cell, or heading) of the page."""
 
     start: int
     end: int
-    clean: str  # markup removed, whitespace collapsed
+    raw: str  # the sentence as it stands in the text
     context: tuple[str, ...]  # enclosing headings and parent list items, outermost first
     heading: bool = False
+
+    @cached_property
+    def clean(self) -> str:
+        """The sentence with markup removed and whitespace collapsed (what the rules read)."""
+        return clean(self.raw)
 
 
 def clean(text: str) -> str:
     """Text as a reader sees it: Markdown links, emphasis, escapes and tags removed."""
     text = _INVISIBLE.sub("", text)
-    text = _LINK.sub(r"\1", text)
-    text = _REF_LINK.sub(r"\1", text)
-    text = _HTML_TAG.sub(" ", text)
-    for _ in range(2):
-        text = _EMPHASIS.sub(r"\2", text)
-    text = _ESCAPE.sub(r"\1", text)
+    if "[" in text:
+        text = _LINK.sub(r"\1", text)
+        text = _REF_LINK.sub(r"\1", text)
+    if "<" in text:
+        text = _HTML_TAG.sub(" ", text)
+    if "*" in text or "_" in text or "~" in text:
+        for _ in range(2):
+            text = _EMPHASIS.sub(r"\2", text)
+    if "\\" in text:
+        text = _ESCAPE.sub(r"\1", text)
     text = text.replace("**", "").replace("__", "")
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
     text = text.replace("\u00a0", " ")
@@ -138,7 +148,9 @@ def split(text: str) -> list[Unit]:
             items.clear()
             end = len(line.rstrip())
             if text_clean:
-                units.append(Unit(base + body_start, base + end, text_clean, _ctx(headings, items), True))
+                units.append(
+                    Unit(base + body_start, base + end, line[body_start:end], _ctx(headings, items), True)
+                )
                 headings.append((level, text_clean))
             continue
         if line.lstrip().startswith("|"):
@@ -149,13 +161,13 @@ def split(text: str) -> list[Unit]:
             first = ""
             for a, b in pieces:
                 for x, y in _split_line(line[a:b]):
-                    c = clean(line[a + x : a + y])
-                    if not c or not re.search(r"\w", c):
+                    raw = line[a + x : a + y]
+                    if not re.search(r"\w", raw):
                         continue
                     ctx = row_ctx + ((first,) if first else ())
-                    units.append(Unit(base + a + x, base + a + y, c, ctx))
+                    units.append(Unit(base + a + x, base + a + y, raw, ctx))
                     if not first:
-                        first = c[:200]
+                        first = clean(raw)[:200]
             continue
         indent = len(line) - len(line.lstrip())
         lm = _LIST_MARKER.match(line)
@@ -169,11 +181,10 @@ def split(text: str) -> list[Unit]:
         ctx = _ctx(headings, items)
         first_clean = ""
         for a, b in sentences:
-            c = clean(line[body + a : body + b])
-            if not c:
-                continue
-            first_clean = first_clean or c
-            units.append(Unit(base + body + a, base + body + b, c, ctx))
+            raw = line[body + a : body + b]
+            if not first_clean and (lm or len(sentences) == 1):
+                first_clean = clean(raw)
+            units.append(Unit(base + body + a, base + body + b, raw, ctx))
         if lm and first_clean:
             items.append((indent, first_clean[:200]))
         elif (

@@ -33,7 +33,9 @@ MODEL = re.compile(
 USER_CONTENT = re.compile(
     r"\b(?:inputs?|outputs?|prompts?|completions?|conversations?|chats?|content|messages?|questions|"
     r"responses|queries|interactions|search information|(?:your|business|customer|user|usage|personal)"
-    r" (?:data|information)|data (?:you|from|collected)|information you|what you|user data|customer data)\b",
+    r" (?:data|information)|"
+    r"(?:your|customer|business|user|API) (?:\w+ )?data|data (?:you|from|collected)|"
+    r"information you|what you|user data|customer data)\b",
     re.IGNORECASE,
 )
 NOT_USER_DATA = re.compile(
@@ -57,7 +59,8 @@ OPT_IN = re.compile(
     r"\bopt(?:s|ed|ing)?[- ]?in(?:to)?\b|\bexplicit(?:ly)?\b[^.;]{0,30}\b(?:consent|permission|agree\w*|"
     r"opt\w*|choose|chosen)|\b(?:with|without) (?:your|customer's|the customer's|their) (?:prior )?"
     r"(?:explicit |express |written )?(?:consent|permission|opt-in|instruction|agreement|authori[sz]ation)|"
-    r"\bpermission or instruction|\b(?:unless|only if|if) (?:the )?(?:customer|you) (?:\w+ )?(?:agree|consent|"
+    r"\bpermission or instruction|"
+    r"\b(?:unless|only if|if) (?:the )?(?:customer|you) (?:\w+ )?(?:agree|consent|"
     r"choose to share|opt)|\bas (?:directed|instructed) by (?:you|customer)|\bexcept as directed\b",
     re.IGNORECASE,
 )
@@ -70,7 +73,8 @@ USE_FOR_TRAINING = re.compile(
     r"\b(?:use[sd]?|using|utili[sz]\w*|process\w*|analy[sz]\w*|leverag\w*|apply|applied)\b[^.;]{0,160}?"
     r"\b(?:to|for|in)\s+(?:\w+\s+){0,3}?(?:train|training|retrain|fine-tune|fine-tuning|improv\w*|develop\w*)\b|"
     r"(?<![-\w])(?:re)?train(?:s|ed|ing)?\s+(?:on|with|our|its|the|any|their|models?|LLMs?|AI|and|or|\w+'s)\b|"
-    r"\bmodel training\b|\btraining (?:purposes|and (?:improv|optimi|develop)\w*)|\b(?:for|in|of) (?:model )?training\b|"
+    r"\bmodel training\b|\btraining (?:purposes|and (?:improv|optimi|develop)\w*)|"
+    r"\b(?:for|in|of) (?:model )?training\b|"
     r"\bto train\b|\bfine-?tune (?:our|its|the)\b",
     re.IGNORECASE,
 )
@@ -120,9 +124,8 @@ def read(unit: Unit, previous: str = "") -> list[tuple[str, str, int]]:
     starts = [c.end() for c in _CLAUSE_START.finditer(text, 0, m.start())]
     clause_start = starts[-1] if starts else 0
     main = text[clause_start : m.start()]
-    subject = None
-    for subject in CUSTOMER_SUBJECT.finditer(text, 0, m.start()):
-        pass
+    subjects = list(CUSTOMER_SUBJECT.finditer(text, 0, m.start()))
+    subject = subjects[-1] if subjects else None
     if (
         subject is not None
         and not OPT_OUT.search(text)
