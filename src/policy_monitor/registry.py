@@ -372,8 +372,10 @@ def load_registry(path: str | os.PathLike[str], environ: dict[str, str] | None =
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{p}: cannot be read ({e}).") from None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        try:
+            data = yaml.load(text, Loader=_Loader)
+        except yaml.YAMLError:
+            data = yaml.load(text, Loader=yaml.SafeLoader)  # the pure-Python parser words errors better
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f":{mark.line + 1}" if mark else ""
@@ -383,6 +385,7 @@ def load_registry(path: str | os.PathLike[str], environ: dict[str, str] | None =
         raise ConfigError(f"{p}: YAML syntax error: {e}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: expected a mapping with a `vendors:` list at the top.")
+    root = _LazyNodes(text)
     data = _interpolate(p, root, data, (), env)
     _check_duplicate_ids(p, root, data)
     try:
@@ -391,7 +394,23 @@ def load_registry(path: str | os.PathLike[str], environ: dict[str, str] | None =
         raise ConfigError(_validation_message(p, root, e)) from None
 
 
-def _interpolate(p: Path, root: yaml.Node | None, value: Any, path: tuple[str | int, ...], env: Any) -> Any:
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _LazyNodes:
+    """The YAML node tree (with line numbers), composed only when an error message needs a line."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self._node: yaml.Node | None = None
+
+    def get(self) -> yaml.Node | None:
+        if self._node is None:
+            self._node = yaml.compose(self.text, Loader=_Loader)
+        return self._node
+
+
+def _interpolate(p: Path, root: _LazyNodes, value: Any, path: tuple[str | int, ...], env: Any) -> Any:
     if isinstance(value, dict):
         return {k: _interpolate(p, root, v, (*path, k), env) for k, v in value.items()}
     if isinstance(value, list):
@@ -411,7 +430,7 @@ def _interpolate(p: Path, root: yaml.Node | None, value: Any, path: tuple[str | 
     return value
 
 
-def _check_duplicate_ids(p: Path, root: yaml.Node | None, data: dict[str, Any]) -> None:
+def _check_duplicate_ids(p: Path, root: _LazyNodes, data: dict[str, Any]) -> None:
     vendors = data.get("vendors")
     if not isinstance(vendors, list):
         return
@@ -428,7 +447,7 @@ def _check_duplicate_ids(p: Path, root: yaml.Node | None, data: dict[str, Any]) 
             first[vid] = i
 
 
-def _validation_message(p: Path, root: yaml.Node | None, e: ValidationError) -> str:
+def _validation_message(p: Path, root: _LazyNodes, e: ValidationError) -> str:
     err = e.errors()[0]
     path = tuple(x for x in err["loc"] if not _is_union_tag(x))
     ctx_error = (err.get("ctx") or {}).get("error")
@@ -475,8 +494,8 @@ def _dotted(path: tuple[str | int, ...]) -> str:
     return out or "(top level)"
 
 
-def _where(p: Path, root: yaml.Node | None, path: tuple[str | int, ...]) -> str:
-    line = _line_of(root, path)
+def _where(p: Path, root: _LazyNodes, path: tuple[str | int, ...]) -> str:
+    line = _line_of(root.get(), path)
     return f"{p}:{line}" if line else str(p)
 
 
