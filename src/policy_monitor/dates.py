@@ -70,8 +70,6 @@ def dates_to_iso(s: str) -> str:
                 out.append(iso)
                 done = m.end()
                 continue
-        if end < len(s) and s[end].isalpha():
-            continue
         window_start = max(done, start - _WINDOW)
         window = s[window_start:start]
         new_end, iso = end, None
