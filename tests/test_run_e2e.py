@@ -15,7 +15,9 @@ TRAIN_NO = "We do not use data submitted through the API to train our models."
 
 
 def page(retention: str = RET30, extra: str = "") -> str:
-    return policy_html("Examplar Privacy Policy", [FILLER[0], retention, FILLER[1], TRAIN_NO, FILLER[2], extra, FILLER[3]])
+    return policy_html(
+        "Examplar Privacy Policy", [FILLER[0], retention, FILLER[1], TRAIN_NO, FILLER[2], extra, FILLER[3]]
+    )
 
 
 def vendor(vid: str, urls: list[str], **expected: Any) -> dict[str, Any]:
@@ -54,7 +56,10 @@ def test_first_unchanged_and_changed_runs(site: Site, make_monitor: Any, db_url:
     m("run")
     assert len(m.alerts()) == 3
     d = m("diff", "examplar")
-    assert "-We retain API inputs and outputs for 30 days" in d.out and "+We retain API inputs and outputs for 5 years" in d.out
+    assert (
+        "-We retain API inputs and outputs for 30 days" in d.out
+        and "+We retain API inputs and outputs for 5 years" in d.out
+    )
     h = m("history", site.url("/privacy"), "--json").json()
     assert [n["summary"]["retention"] for n in h[0]["snapshots"]] == ["P30D", "P5Y"]
 
@@ -113,7 +118,21 @@ def huge(h: Any) -> None:
 
 @pytest.fixture
 def faulty(site: Site, make_monitor: Any) -> tuple[Site, Monitor, list[str]]:
-    names = ["ok", "slow", "reset", "e503", "e429", "huge", "bomb", "loop", "badbytes", "empty", "botcheck", "gone", "error200"]
+    names = [
+        "ok",
+        "slow",
+        "reset",
+        "e503",
+        "e429",
+        "huge",
+        "bomb",
+        "loop",
+        "badbytes",
+        "empty",
+        "botcheck",
+        "gone",
+        "error200",
+    ]
     for n in names:
         site.html(f"/{n}", page())
     vendors = [vendor(n, [site.url(f"/{n}")], retention="P30D", training="no") for n in names]
@@ -155,8 +174,11 @@ def test_faults_are_failures_never_changes(faulty: tuple[Site, Monitor, list[str
         "<html><head><title>Just a moment...</title></head><body><h1>Checking your browser before accessing</h1>"
         "<p>Please enable JavaScript and cookies to continue.</p></body></html>",
     )
-    site.html("/error200", "<html><head><title>Page not found</title></head><body><main><h1>Page not found</h1>"
-              "<p>The page you are looking for does not exist.</p></main></body></html>")
+    site.html(
+        "/error200",
+        "<html><head><title>Page not found</title></head><body><main><h1>Page not found</h1>"
+        "<p>The page you are looking for does not exist.</p></main></body></html>",
+    )
     del site.pages["/gone"]
 
     r = m("run")

@@ -31,7 +31,9 @@ class NewAlert:
     diff: str | None = None
 
 
-def raise_alert(session: Session, alert: NewAlert, channels: Sequence[ChannelBase], now: datetime | None = None) -> AlertRow | None:
+def raise_alert(
+    session: Session, alert: NewAlert, channels: Sequence[ChannelBase], now: datetime | None = None
+) -> AlertRow | None:
     """Add the alert and its pending deliveries to the session, unless the same alert exists already."""
     exists = session.scalar(select(AlertRow.id).where(AlertRow.dedupe == alert.dedupe))
     if exists is not None:

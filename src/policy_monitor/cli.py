@@ -82,9 +82,7 @@ class MonitorGroup(click.Group):
             ctx.exit(1)
 
 
-@click.group(
-    cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
-)
+@click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="policy-monitor")
 @click.option(
     "--sources",
@@ -164,7 +162,9 @@ def run(ctx: click.Context, vendors: tuple[str, ...], force: bool) -> None:
     reg = obj.registry
     unknown = [v for v in vendors if reg.vendor(v) is None]
     if unknown:
-        raise ConfigError(f"--vendor: {', '.join(unknown)} not in {obj.sources_path}. `monitor registry` lists the ids.")
+        raise ConfigError(
+            f"--vendor: {', '.join(unknown)} not in {obj.sources_path}. `monitor registry` lists the ids."
+        )
     db = obj.db
     bar = _progress() if sys.stderr.isatty() and not ctx.meta["quiet"] else None
     summary = asyncio.run(
@@ -238,7 +238,7 @@ def extract(page: str, as_json: bool, select: str | None) -> None:
         click.echo(f"{f:<18} {'(not stated)' if v is None else v}")
     for fact in result["facts"]:
         click.echo(f"\n- {fact['kind']}={fact['value']} scope={fact['scope']} condition={fact['condition']}")
-        click.echo(f"  \"{fact['evidence']}\"")
+        click.echo(f'  "{fact["evidence"]}"')
 
 
 @cli.command()
@@ -276,7 +276,9 @@ def status(obj: Settings, as_json: bool, vendors: tuple[str, ...]) -> None:
             click.echo(f"  {state:<10} {s['last_check'] or '-':<20} {s['url']}{err}")
         for f in v["facts"]:
             mark = {"ok": "ok", "mismatch": "MISMATCH", "unverified": "unverified"}.get(f["state"], f["state"])
-            click.echo(f"    {f['field']:<18} expected {f['expected'] or '-':<10} observed {f['observed'] or '-':<14} {mark}")
+            click.echo(
+                f"    {f['field']:<18} expected {f['expected'] or '-':<10} observed {f['observed'] or '-':<14} {mark}"
+            )
 
 
 @cli.command()

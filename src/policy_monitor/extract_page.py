@@ -8,9 +8,15 @@ from typing import Any
 
 from .analyse import PageRules, analyse, facts_of
 from .errors import ConfigError
-from .fetch import FetchRequest, Fetcher, FetchSettings
+from .fetch import Fetcher, FetchRequest, FetchSettings
 
-_TYPES = {".md": "text/markdown", ".markdown": "text/markdown", ".txt": "text/plain", ".html": "text/html", ".htm": "text/html"}
+_TYPES = {
+    ".md": "text/markdown",
+    ".markdown": "text/markdown",
+    ".txt": "text/plain",
+    ".html": "text/html",
+    ".htm": "text/html",
+}
 
 
 def extract_page(page: str, select: str | None = None) -> dict[str, Any]:

@@ -20,15 +20,16 @@ from sqlalchemy.orm import Session
 
 from .alerts import NewAlert, raise_alert
 from .analyse import Analysis
-from .compare import SourceSummary, check_expected, merge_observed, summary_changes, unified_diff
+from .compare import summary_changes, unified_diff
 from .fetch import FetchResult
 from .guard import judge
+from .leases import release_row
+from .mismatch import latest_extraction, mismatch_alerts
 from .registry import ChannelBase, Vendor
 from .store.schema import (
     CheckRow,
     ExtractionRow,
     FactRow,
-    MismatchRow,
     SnapshotRow,
     SourceRow,
     utcnow,
@@ -65,7 +66,9 @@ def record(session: Session, src: SourceRow, result: FetchResult, analysis: Anal
         if outcome == "gone" and src.snapshot_id is not None and not src.gone_alerted:
             src.gone_alerted = True
             alerts.append(
-                NewAlert("source_gone", src.vendor_id, f"gone:{src.id}:{now.isoformat()}", src.id, src.url, evidence=reason)
+                NewAlert(
+                    "source_gone", src.vendor_id, f"gone:{src.id}:{now.isoformat()}", src.id, src.url, evidence=reason
+                )
             )
         if src.consecutive_failures >= ctx.failing_after and not src.failing_alerted:
             src.failing_alerted = True
@@ -96,10 +99,12 @@ def record(session: Session, src: SourceRow, result: FetchResult, analysis: Anal
             alerts.extend(_store_version(session, src, result, analysis, outcome, now))
             if outcome != "flipped":
                 src.last_changed_at = now
-            alerts.extend(mismatch_alerts(session, ctx.vendor))
+            if outcome == "changed":  # first snapshots are checked by the sweep at the end of the pass
+                alerts.extend(mismatch_alerts(session, ctx.vendor))
 
     src.last_checked_at = now
     src.last_outcome = outcome
+    release_row(src)
     session.add(
         CheckRow(
             source_id=src.id,
@@ -115,7 +120,9 @@ def record(session: Session, src: SourceRow, result: FetchResult, analysis: Anal
     return Recorded(outcome, reason, raised)
 
 
-def _classify(session: Session, src: SourceRow, result: FetchResult, analysis: Analysis | None) -> tuple[str, str | None]:
+def _classify(
+    session: Session, src: SourceRow, result: FetchResult, analysis: Analysis | None
+) -> tuple[str, str | None]:
     if result.outcome == "gone":
         return "gone", result.reason or f"HTTP {result.status}"
     if result.outcome == "failed":
@@ -159,7 +166,9 @@ def _store_version(
     )
     session.add(snap)
     session.flush()
-    store_extraction(session, snap.id, analysis.summary, analysis.evidence, analysis.facts, analysis.extractor_version, now)
+    store_extraction(
+        session, snap.id, analysis.summary, analysis.evidence, analysis.facts, analysis.extractor_version, now
+    )
     src.snapshot_id = snap.id
     if outcome != "changed" or previous is None:
         return []
@@ -225,65 +234,3 @@ def store_extraction(
             )
         )
     return ex
-
-
-def latest_extraction(session: Session, snapshot_id: int) -> tuple[dict[str, Any], dict[str, str]] | None:
-    """(summary, evidence) of the newest extraction of a snapshot."""
-    raw = session.scalar(
-        select(ExtractionRow.summary)
-        .where(ExtractionRow.snapshot_id == snapshot_id)
-        .order_by(ExtractionRow.id.desc())
-        .limit(1)
-    )
-    if raw is None:
-        return None
-    data = json.loads(raw)
-    return data.get("summary", {}), data.get("evidence", {})
-
-
-def vendor_summaries(session: Session, vendor: Vendor) -> list[SourceSummary]:
-    """The current summary of each of the vendor's sources that has a snapshot."""
-    urls = {s.url for s in vendor.sources}
-    rows = session.scalars(select(SourceRow).where(SourceRow.vendor_id == vendor.id)).all()
-    out = []
-    for row in rows:
-        if row.url not in urls or row.snapshot_id is None:
-            continue
-        ex = latest_extraction(session, row.snapshot_id)
-        if ex is not None:
-            out.append(SourceSummary(row.url, ex[0], ex[1]))
-    return out
-
-
-def mismatch_alerts(session: Session, vendor: Vendor) -> list[NewAlert]:
-    """Registry mismatches of a vendor, raised once while they last (and again if the observation changes)."""
-    verdicts = check_expected(vendor.expected.stated(), merge_observed(vendor_summaries(session, vendor)))
-    alerts = []
-    now = utcnow()
-    for v in verdicts:
-        row = session.get(MismatchRow, (vendor.id, v.field))
-        if v.state != "mismatch":
-            if row is not None:
-                session.delete(row)
-            continue
-        assert v.expected is not None and v.observed is not None
-        if row is not None and row.expected == v.expected and row.observed == v.observed:
-            continue
-        if row is None:
-            row = MismatchRow(vendor_id=vendor.id, field=v.field, expected=v.expected, observed=v.observed, since=now)
-            session.add(row)
-        else:
-            row.expected, row.observed, row.since = v.expected, v.observed, now
-        alerts.append(
-            NewAlert(
-                "registry_mismatch",
-                vendor.id,
-                f"mismatch:{vendor.id}:{v.field}:{v.expected}:{v.observed}:{now.isoformat()}",
-                url=v.urls[0] if v.urls else None,
-                field=v.field,
-                old=v.expected,
-                new=v.observed,
-                evidence=v.evidence,
-            )
-        )
-    return alerts

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from .alerts import raise_alert
 from .analyse import facts_of
 from .facts import EXTRACTOR_VERSION
-from .record import latest_extraction, mismatch_alerts, store_extraction
+from .mismatch import latest_extraction, mismatch_alerts
+from .record import store_extraction
 from .registry import Registry
 from .store import Database
 from .store.schema import SnapshotRow, SourceRow

@@ -11,28 +11,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
-import socket
-import uuid
 from collections.abc import Callable, Collection, Sequence
-from concurrent.futures import Executor
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
-from sqlalchemy import or_, select, update
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from . import __version__
-from .analyse import Analysis, PageRules, analyse
-from .fetch import FetchRequest, FetchResult, Fetcher, FetchSettings
-from .record import Context, mismatch_alerts, record
-from .registry import Registry, Source, Vendor
+from . import __version__, leases
 from .alerts import raise_alert
+from .analyse import Analysis, PageRules, analyse
+from .fetch import Fetcher, FetchRequest, FetchResult, FetchSettings
+from .mismatch import sweep
+from .record import Context, Recorded, record
+from .registry import Registry, Source, Vendor
 from .store import Database
 from .store.schema import SourceRow, utcnow
 
 log = logging.getLogger(__name__)
-
-OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -73,9 +74,28 @@ class RunSummary:
 
 @dataclass(frozen=True)
 class Job:
+    """One source to check, with the state its check needs."""
+
     vendor: Vendor
     source: Source
     row_id: int
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    has_snapshot: bool = False
+
+    def request(self, registry: Registry) -> FetchRequest:
+        return FetchRequest(
+            url=self.source.url,
+            timeout=registry.timeout_of(self.source),
+            etag=self.etag if self.has_snapshot else None,
+            last_modified=self.last_modified if self.has_snapshot else None,
+            robots=registry.robots_of(self.source),
+        )
+
+    def needs_analysis(self, result: FetchResult) -> bool:
+        """A body is read unless it is byte for byte the one behind the current snapshot."""
+        return result.outcome == "ok" and not (self.has_snapshot and result.body_hash == self.body_hash)
 
 
 def fetch_settings(registry: Registry) -> FetchSettings:
@@ -92,7 +112,9 @@ def fetch_settings(registry: Registry) -> FetchSettings:
 def sync_sources(db: Database, registry: Registry) -> dict[tuple[str, str], int]:
     """Make sure every source of the registry has a row; return (vendor id, url) -> row id."""
     with db.session() as s, s.begin():
-        rows = {(r.vendor_id, r.url): r.id for r in s.scalars(select(SourceRow))}
+        rows = {
+            (vid, url): rid for rid, vid, url in s.execute(select(SourceRow.id, SourceRow.vendor_id, SourceRow.url))
+        }
         for v in registry.vendors:
             for src in v.sources:
                 if (v.id, src.url) not in rows:
@@ -127,69 +149,36 @@ def select_jobs(
     summary: RunSummary,
     only: Collection[tuple[str, str]] | None = None,
 ) -> list[Job]:
+    """The sources to check in this pass, with their stored state (one query)."""
     ids = sync_sources(db, registry)
     now = utcnow()
-    wanted = [v for v in registry.vendors if not vendors or v.id in vendors]
     with db.session() as s:
-        checked = dict(s.execute(select(SourceRow.id, SourceRow.last_checked_at)).all())
+        state = {
+            r.id: r
+            for r in s.execute(
+                select(
+                    SourceRow.id,
+                    SourceRow.last_checked_at,
+                    SourceRow.etag,
+                    SourceRow.last_modified,
+                    SourceRow.body_hash,
+                    SourceRow.snapshot_id,
+                )
+            )
+        }
     jobs = []
-    for v in wanted:
+    for v in registry.vendors:
+        if vendors and v.id not in vendors:
+            continue
         for src in v.sources:
             if only is not None and (v.id, src.url) not in only:
                 continue
-            rid = ids[(v.id, src.url)]
-            if force or is_due(registry, src, checked.get(rid), now):
-                jobs.append(Job(v, src, rid))
+            st = state[ids[(v.id, src.url)]]
+            if force or is_due(registry, src, st.last_checked_at, now):
+                jobs.append(Job(v, src, st.id, st.etag, st.last_modified, st.body_hash, st.snapshot_id is not None))
             else:
                 summary.not_due += 1
     return jobs
-
-
-def lease(db: Database, jobs: list[Job], seconds: float) -> list[Job]:
-    """Take the sources for this process; those another live process holds are skipped."""
-    now = utcnow()
-    until = now + timedelta(seconds=seconds)
-    taken = []
-    with db.session() as s, s.begin():
-        for job in jobs:
-            res = s.execute(
-                update(SourceRow)
-                .where(SourceRow.id == job.row_id)
-                .where(or_(SourceRow.lease_until.is_(None), SourceRow.lease_until < now, SourceRow.lease_owner == OWNER))
-                .values(lease_owner=OWNER, lease_until=until)
-            )
-            if res.rowcount == 1 or _holder_is_dead(s, job.row_id, until):  # type: ignore[attr-defined]
-                taken.append(job)
-    return taken
-
-
-def _holder_is_dead(s, row_id: int, until: datetime) -> bool:  # noqa: ANN001
-    """A lease held by a process of this machine that no longer exists (killed) is taken over."""
-    owner = s.scalar(select(SourceRow.lease_owner).where(SourceRow.id == row_id))
-    try:
-        host, pid, _ = (owner or "").split(":")
-        if host != socket.gethostname():
-            return False
-        os.kill(int(pid), 0)
-        return False
-    except ProcessLookupError:
-        s.execute(
-            update(SourceRow)
-            .where(SourceRow.id == row_id, SourceRow.lease_owner == owner)
-            .values(lease_owner=OWNER, lease_until=until)
-        )
-        return True
-    except (ValueError, PermissionError):
-        return False
-
-
-def release(db: Database, row_id: int) -> None:
-    with db.session() as s, s.begin():
-        s.execute(
-            update(SourceRow)
-            .where(SourceRow.id == row_id, SourceRow.lease_owner == OWNER)
-            .values(lease_owner=None, lease_until=None)
-        )
 
 
 async def run_pass(
@@ -201,95 +190,179 @@ async def run_pass(
     force: bool = False,
     on_progress: Callable[[Job, str], None] | None = None,
     on_total: Callable[[int], None] | None = None,
-    executor: Executor | None = None,
     deliver: bool = True,
-    transport: object | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> RunSummary:
     """Check every due source once, store what changed, raise alerts and deliver them."""
     summary = RunSummary()
     jobs = select_jobs(db, registry, vendors, force, summary, only)
     lease_seconds = max(600.0, registry.defaults.timeout * (registry.defaults.retries + 2) * 2)
-    mine = lease(db, jobs, lease_seconds)
+    taken = leases.take(db, [j.row_id for j in jobs], lease_seconds)
+    mine = [j for j in jobs if j.row_id in taken]
     summary.busy = len(jobs) - len(mine)
     if summary.busy:
         log.info("skipped %d source(s) another process is checking now", summary.busy)
     if on_total:
         on_total(len(mine))
-    loop = asyncio.get_running_loop()
 
-    async with Fetcher(fetch_settings(registry), transport=transport) as fetcher:  # type: ignore[arg-type]
+    writer = Writer(db, registry, summary, on_progress)
+    async with Fetcher(fetch_settings(registry), transport=transport) as fetcher, Analyser() as analyser:
 
         async def check(job: Job) -> None:
-            try:
-                with db.session() as s:
-                    row = s.get(SourceRow, job.row_id)
-                    assert row is not None
-                    etag, last_mod, body_hash, has_snapshot = row.etag, row.last_modified, row.body_hash, row.snapshot_id
-                result = await fetcher.fetch(
-                    FetchRequest(
-                        url=job.source.url,
-                        timeout=registry.timeout_of(job.source),
-                        etag=etag if has_snapshot else None,
-                        last_modified=last_mod if has_snapshot else None,
-                        robots=registry.robots_of(job.source),
-                    )
-                )
-                analysis = None
-                if result.outcome == "ok" and not (has_snapshot and result.body_hash == body_hash):
-                    rules = PageRules(job.source.select, tuple(job.source.remove), tuple(job.source.ignore))
-                    analysis = await loop.run_in_executor(executor, analyse, result.text or "", result.content_type, rules)
-                outcome = store_result(db, registry, job, result, analysis, summary)
-            finally:
-                release(db, job.row_id)
-            if on_progress:
-                on_progress(job, outcome)
+            result = await fetcher.fetch(job.request(registry))
+            analysis: Analysis | str | None = None
+            if job.needs_analysis(result):
+                rules = PageRules(job.source.select, tuple(job.source.remove), tuple(job.source.ignore))
+                analysis = await analyser.analyse(result.text or "", result.content_type, rules)
+            await writer.put(job, result, analysis)
 
-        await asyncio.gather(*(check(job) for job in mine))
+        try:
+            await asyncio.gather(*(check(job) for job in mine))
+        finally:
+            await writer.close()
+            leases.release(db, [j.row_id for j in mine])  # those a failure left unrecorded
 
-    sweep_mismatches(db, registry, {j.vendor.id for j in mine}, summary)
+    with db.session() as s, s.begin():
+        summary.alerts += sum(1 for a in sweep(s, registry) if raise_alert(s, a, registry.notify) is not None)
     if deliver:
         from .notify.outbox import deliver_pending
 
         names = {v.id: v.name for v in registry.vendors}
-        sent, left = await loop.run_in_executor(None, deliver_pending, db, registry.notify, names)
-        summary.delivered, summary.undelivered = sent, left
+        loop = asyncio.get_running_loop()
+        summary.delivered, summary.undelivered = await loop.run_in_executor(
+            None, deliver_pending, db, registry.notify, names
+        )
     return summary
 
 
-def store_result(
-    db: Database, registry: Registry, job: Job, result: FetchResult, analysis: Analysis | None, summary: RunSummary
-) -> str:
-    ctx = Context(job.vendor, registry.notify, registry.defaults.failing_after)
-    with db.session() as s, s.begin():
+class Analyser:
+    """Reads fetched pages: in a thread for a few pages, in worker processes once a pass has many (a cold
+    run), so normalising and extracting use every core while the fetches go on."""
+
+    POOL_AFTER = 16
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.workers = min(4, os.cpu_count() or 1)
+        self.pool: ProcessPoolExecutor | None = None
+
+    async def __aenter__(self) -> Analyser:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    async def analyse(self, text: str, content_type: str | None, rules: PageRules) -> Analysis | str:
+        """The analysis, or a one-line reason why the page could not be read."""
+        self.count += 1
+        loop = asyncio.get_running_loop()
+        try:
+            future = loop.run_in_executor(self._executor(), analyse, text, content_type, rules)
+        except Exception as e:  # noqa: BLE001 - no worker processes here: read pages in this process
+            log.warning("worker processes unavailable (%s); reading pages in this process", type(e).__name__)
+            self.pool, self.workers = None, 1
+            future = loop.run_in_executor(None, analyse, text, content_type, rules)
+        try:
+            return await future
+        except BrokenProcessPool:
+            self.pool, self.workers = None, 1
+            return await self.analyse(text, content_type, rules)
+        except Exception as e:  # noqa: BLE001 - a page we cannot read is a failed check, not a failed run
+            log.exception("could not read a page")
+            return f"could not read the page ({type(e).__name__}: {e})"
+
+    def _executor(self) -> ProcessPoolExecutor | None:
+        if self.pool is None and self.count > self.POOL_AFTER and self.workers > 1:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["policy_monitor.analyse"])
+            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+        return self.pool
+
+
+class Writer:
+    """Stores check results as they arrive, many per transaction when they arrive together. Each source's
+    check (its row, snapshot, facts, alerts and lease) is written whole or not at all."""
+
+    BATCH = 200
+
+    def __init__(
+        self, db: Database, registry: Registry, summary: RunSummary, on_progress: Callable[[Job, str], None] | None
+    ):
+        self.db = db
+        self.registry = registry
+        self.summary = summary
+        self.on_progress = on_progress
+        self.queue: asyncio.Queue[tuple[Job, FetchResult, Analysis | str | None] | None] = asyncio.Queue()
+        self.task = asyncio.create_task(self._loop())
+
+    async def put(self, job: Job, result: FetchResult, analysis: Analysis | str | None) -> None:
+        if self.task.done():
+            self.task.result()  # the writer died: raise its error here
+        await self.queue.put((job, result, analysis))
+
+    async def close(self) -> None:
+        await self.queue.put(None)
+        await self.task
+
+    async def _loop(self) -> None:
+        done = False
+        while not done:
+            item = await self.queue.get()
+            batch = []
+            while item is not None:
+                batch.append(item)
+                if len(batch) >= self.BATCH or self.queue.empty():
+                    break
+                item = self.queue.get_nowait()
+            done = item is None
+            if batch:
+                self._write(batch)
+
+    def _write(self, batch: list[tuple[Job, FetchResult, Analysis | str | None]]) -> None:
+        try:
+            with self.db.session() as s, s.begin():
+                ids = [job.row_id for job, _, _ in batch]
+                s.scalars(select(SourceRow).where(SourceRow.id.in_(ids))).all()  # one query, then get() hits the map
+                outcomes = [self._record(s, *item) for item in batch]
+        except Exception:
+            if len(batch) == 1:
+                raise
+            for item in batch:  # find the one that cannot be stored; store the others
+                try:
+                    self._write([item])
+                except Exception:  # noqa: BLE001
+                    log.exception("could not store the check of %s", item[0].source.url)
+            return
+        for (job, _, _), rec in zip(batch, outcomes, strict=True):
+            self._count(job, rec)
+
+    def _record(self, s: Session, job: Job, result: FetchResult, analysis: Analysis | str | None) -> Recorded:
         row = s.get(SourceRow, job.row_id)
         assert row is not None
-        rec = record(s, row, result, analysis, ctx)
-    summary.checked += 1
-    summary.alerts += rec.alerts
-    if rec.outcome in ("failed", "gone"):
-        summary.failed += 1
-        summary.failures.append((job.vendor.id, job.source.url, rec.reason or rec.outcome))
-        log.warning("%s %s: %s", job.vendor.id, job.source.url, rec.reason)
-    elif rec.outcome == "new":
-        summary.new += 1
-    elif rec.outcome == "changed":
-        summary.changed += 1
-        log.info("%s %s: policy text changed", job.vendor.id, job.source.url)
-    else:
-        summary.unchanged += 1
-    return rec.outcome
+        if isinstance(analysis, str):
+            result = replace(result, outcome="failed", reason=analysis)
+            analysis = None
+        ctx = Context(job.vendor, self.registry.notify, self.registry.defaults.failing_after)
+        return record(s, row, result, analysis, ctx)
 
-
-def sweep_mismatches(db: Database, registry: Registry, vendor_ids: set[str] | None, summary: RunSummary) -> None:
-    """Re-check expected facts against observations for the vendors of this pass (the registry may have
-    changed since their pages did)."""
-    for v in registry.vendors:
-        if vendor_ids is not None and v.id not in vendor_ids:
-            continue
-        with db.session() as s, s.begin():
-            for a in mismatch_alerts(s, v):
-                if raise_alert(s, a, registry.notify) is not None:
-                    summary.alerts += 1
+    def _count(self, job: Job, rec: Recorded) -> None:
+        summary = self.summary
+        summary.checked += 1
+        summary.alerts += rec.alerts
+        if rec.outcome in ("failed", "gone"):
+            summary.failed += 1
+            summary.failures.append((job.vendor.id, job.source.url, rec.reason or rec.outcome))
+            log.warning("%s %s: %s", job.vendor.id, job.source.url, rec.reason)
+        elif rec.outcome == "new":
+            summary.new += 1
+        elif rec.outcome == "changed":
+            summary.changed += 1
+            log.info("%s %s: policy text changed", job.vendor.id, job.source.url)
+        else:
+            summary.unchanged += 1
+        if self.on_progress:
+            self.on_progress(job, rec.outcome)
 
 
 def user_agent() -> str:

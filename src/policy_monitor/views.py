@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from .compare import check_expected, merge_observed, unified_diff
 from .errors import ConfigError
-from .record import latest_extraction, vendor_summaries
+from .mismatch import latest_extraction, vendor_summaries
 from .registry import Registry
 from .store import Database
 from .store.schema import AlertRow, DeliveryRow, SnapshotRow, SourceRow, utcnow
@@ -121,7 +121,9 @@ def alerts(db: Database, include_acked: bool = False, kinds: Sequence[str] | Non
         ids = [a.id for a in rows]
         dels: dict[int, list[DeliveryRow]] = {}
         for i in range(0, len(ids), 500):
-            for d in s.scalars(select(DeliveryRow).where(DeliveryRow.alert_id.in_(ids[i : i + 500])).order_by(DeliveryRow.id)):
+            for d in s.scalars(
+                select(DeliveryRow).where(DeliveryRow.alert_id.in_(ids[i : i + 500])).order_by(DeliveryRow.id)
+            ):
                 dels.setdefault(d.alert_id, []).append(d)
         return [alert_dict(a, dels.get(a.id, [])) for a in rows]
 
@@ -203,6 +205,11 @@ def diff(db: Database, registry: Registry, target: str, frm: int | None, to: int
                 continue
             else:
                 a, b = snaps[-2], snaps[-1]
-            text = unified_diff(a.text, b.text, f"{src.url} snapshot {a.id} ({iso(a.created_at)})", f"{src.url} snapshot {b.id} ({iso(b.created_at)})")
+            text = unified_diff(
+                a.text,
+                b.text,
+                f"{src.url} snapshot {a.id} ({iso(a.created_at)})",
+                f"{src.url} snapshot {b.id} ({iso(b.created_at)})",
+            )
             out.append(text or f"# {src.url}: snapshots {a.id} and {b.id} have the same text")
     return out

@@ -65,7 +65,9 @@ def pending_count(db: Database, by_key: dict[str, ChannelBase]) -> int:
         )
 
 
-def _round(db: Database, by_key: dict[str, ChannelBase], names: Mapping[str, str], respect_backoff: bool) -> tuple[int, int]:
+def _round(
+    db: Database, by_key: dict[str, ChannelBase], names: Mapping[str, str], respect_backoff: bool
+) -> tuple[int, int]:
     from . import send
 
     now = utcnow()
