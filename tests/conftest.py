@@ -39,6 +39,7 @@ class Site:
         self.hits: dict[str, int] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.latency = 0.0
+        self.on_post: Callable[[str, dict[str, str], bytes], int] | None = None
         site = self
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -59,6 +60,11 @@ class Site:
                     page(self)
                 else:
                     self.send(*page)
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                status = site.on_post(self.path, dict(self.headers), body) if site.on_post else 404
+                self.send(status, {"Content-Type": "text/plain"}, b"ok" if status < 300 else b"no")
 
             def send(self, status: int, headers: dict[str, str], body: bytes) -> None:
                 self.send_response(status)
