@@ -21,7 +21,8 @@ def noisy_page(seed: int, retention: str = RET) -> str:
     invisible = rnd.choice(["", "\u200b", "\u2060", "\u00ad"])
     attrs = ['class="p" data-x="1"', 'data-x="1"   class="p"'][seed % 2]
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Examplar privacy</title>
-<meta name="csrf-token" content="{token}"><script nonce="{token[:12]}">window.__BUILD__="{rnd.getrandbits(40):x}"</script>
+<meta name="csrf-token" content="{token}">
+<script nonce="{token[:12]}">window.__BUILD__="{rnd.getrandbits(40):x}"</script>
 <style>.p{{margin:{rnd.randint(1, 9)}px}}</style></head><body>
 <div id="onetrust-banner-sdk" class="cookie-consent">We use cookies. Session {rnd.getrandbits(32):x}.
 <button>Accept all</button></div>
@@ -35,7 +36,8 @@ def noisy_page(seed: int, retention: str = RET) -> str:
 <p {attrs}>{retention}</p>
 <p>{TRAIN.replace("'", quote)}</p>
 <p>See our <a href="/subprocessors?utm_source=x{seed}&amp;gclid={rnd.getrandbits(30)}">subprocessor list</a> for who helps us.</p>
-<ul><li>Account data is kept while your account is open.</li><li>Billing records are kept as the law requires.</li></ul>
+<ul><li>Account data is kept while your account is open.</li>
+<li>Billing records are kept as the law requires.</li></ul>
 <div hidden>tracking pixel {rnd.random()}</div>
 </article></main>
 <footer>&copy; 2026 Examplar · Build {rnd.randint(1000, 9999)} · {rnd.randint(1, 10**6)} views ·
