@@ -35,7 +35,8 @@ def noisy_page(seed: int, retention: str = RET) -> str:
 <p {attrs}>This policy explains how Examplar{invisible} handles   information when you use our API.</p>
 <p {attrs}>{retention}</p>
 <p>{TRAIN.replace("'", quote)}</p>
-<p>See our <a href="/subprocessors?utm_source=x{seed}&amp;gclid={rnd.getrandbits(30)}">subprocessor list</a> for who helps us.</p>
+<p>See our <a href="/subprocessors?utm_source=x{seed}&amp;gclid={rnd.getrandbits(30)}">subprocessor list</a>
+for who helps us.</p>
 <ul><li>Account data is kept while your account is open.</li>
 <li>Billing records are kept as the law requires.</li></ul>
 <div hidden>tracking pixel {rnd.random()}</div>
