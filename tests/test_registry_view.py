@@ -142,6 +142,7 @@ def test_conflict_to_dict_is_json_ready(small: Registry):
 def test_scope_conflicts_compare_lists(tmp_path: Path):
     path = tmp_path / "sources.yaml"
     path.write_text(
+        "registries:\n  - id: a\n  - id: b\n"
         "vendors:\n  - id: acme\n    name: Acme\n    claims:\n"
         "      - registry: a\n        scope: [prompt, completion]\n"
         "      - registry: b\n        scope: []\n",
