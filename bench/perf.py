@@ -45,6 +45,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -81,15 +82,20 @@ class Config:
 @dataclass
 class RunResult:
     seconds: float
-    peak_rss_mb: float
+    peak_rss_mb: float  # the monitor process alone (GNU time %M, or getrusage)
     summary: str
     exit_code: int
+    cpu_seconds: float = 0.0  # user + system of the run and the children it waited for
+    tree_pss_mb: float = 0.0  # sampled peak of the summed PSS of the process and its worker processes
+    tree_rss_mb: float = 0.0  # the same with RSS (counts shared pages once per process)
+    load: float = 0.0  # 1-minute load average when the run started
 
 
 @dataclass
 class Trial:
     floor: float
     floor_bytes: int
+    floor_cpu: float
     cold: RunResult
     unchanged: RunResult
     changed: RunResult
@@ -122,11 +128,15 @@ async def _floor(urls_by_host: dict[int, list[str]], hosts: int) -> tuple[float,
         return time.perf_counter() - start, total
 
 
-def floor(sites: Sites) -> tuple[float, int]:
+def floor(sites: Sites) -> tuple[float, int, float]:
+    """Wall seconds, bytes fetched and CPU seconds of the bare client."""
     by_host: dict[int, list[str]] = defaultdict(list)
     for i in range(sites.pages):
         by_host[i % sites.hosts].append(sites.url(i))
-    return asyncio.run(_floor(by_host, sites.hosts))
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    seconds, nbytes = asyncio.run(_floor(by_host, sites.hosts))
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return seconds, nbytes, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -137,24 +147,82 @@ def rss_method() -> str:
     return "GNU time %M (max RSS of the process)" if os.path.exists(GNU_TIME) else "getrusage(RUSAGE_CHILDREN)"
 
 
+def _descendants(root: int) -> list[int]:
+    """`root` and every process below it, from /proc/*/stat."""
+    parent: dict[int, list[int]] = defaultdict(list)
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = Path(f"/proc/{d}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+            parent[ppid].append(int(d))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += parent.get(pid, [])
+    return out
+
+
+def _tree_memory(root: int) -> tuple[float, float]:
+    """Summed PSS and RSS (MB) of a process tree, from /proc/PID/smaps_rollup."""
+    pss = rss = 0
+    for pid in _descendants(root):
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+                elif line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+        except OSError:
+            continue
+    return pss / 1024, rss / 1024
+
+
+class TreeSampler(threading.Thread):
+    """Samples a process tree's memory every `period` seconds until stopped; keeps the peaks."""
+
+    def __init__(self, root: int, period: float = 0.1):
+        super().__init__(daemon=True)
+        self.root, self.period = root, period
+        self.pss = self.rss = 0.0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.period):
+            pss, rss = _tree_memory(self.root)
+            self.pss, self.rss = max(self.pss, pss), max(self.rss, rss)
+
+
 def monitor_run(sources: Path, db: Path, extra_env: dict[str, str] | None = None) -> RunResult:
     cmd = [monitor_command(), "--sources", str(sources), "--db", f"sqlite:///{db}", "run"]
     env = {**os.environ, **(extra_env or {})}
+    gnu = os.path.exists(GNU_TIME)
+    load = os.getloadavg()[0]
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        if os.path.exists(GNU_TIME):
-            cmd = [GNU_TIME, "-f", "%M", "-o", rss_file.name, *cmd]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if gnu:
+            cmd = [GNU_TIME, "-f", "%M %U %S", "-o", rss_file.name, *cmd]
         start = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        sampler = TreeSampler(proc.pid)
+        sampler.start()
+        out, err = proc.communicate()
         seconds = time.perf_counter() - start
-        if os.path.exists(GNU_TIME):
-            text = Path(rss_file.name).read_text().strip().splitlines()
-            kb = int(text[-1]) if text and text[-1].isdigit() else 0
+        sampler.done.set()
+        sampler.join()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        if gnu:
+            fields = Path(rss_file.name).read_text().strip().splitlines()[-1].split()
+            kb = int(fields[0])
         else:
             # ru_maxrss of children is the largest child so far: only a lower bound after the first run
-            kb = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before)
-    line = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr.strip()[-300:]
-    return RunResult(seconds, kb / 1024, line, proc.returncode)
+            kb = max(after.ru_maxrss, before.ru_maxrss)
+    line = out.strip().splitlines()[-1] if out.strip() else err.strip()[-300:]
+    return RunResult(seconds, kb / 1024, line, proc.returncode, cpu, sampler.pss, sampler.rss, load)
 
 
 def db_bytes(db: Path) -> int:
@@ -209,7 +277,7 @@ def trial(cfg: Config, work: Path) -> Trial:
         sources.write_text(sites.sources_yaml(defaults))
         db = work / "monitor.db"
         floor(sites)  # warm the page cache and the servers; not counted
-        fl, fl_bytes = floor(sites)
+        fl, fl_bytes, fl_cpu = floor(sites)
         problems: list[str] = []
         cold = monitor_run(sources, db)
         check(cold, "cold", {"checked": cfg.pages, "new": cfg.pages, "failed": 0}, problems)
@@ -227,7 +295,17 @@ def trial(cfg: Config, work: Path) -> Trial:
         check(changed, "changed", {"checked": cfg.pages, "changed": len(changed_pages), "failed": 0}, problems)
     fixed = fixed_cost(cfg, work)
     return Trial(
-        fl, fl_bytes, cold, unchanged, changed, grown / cfg.pages, used_grown / cfg.pages, after_cold, *fixed, problems
+        fl,
+        fl_bytes,
+        fl_cpu,
+        cold,
+        unchanged,
+        changed,
+        grown / cfg.pages,
+        used_grown / cfg.pages,
+        after_cold,
+        *fixed,
+        problems,
     )
 
 
@@ -241,10 +319,12 @@ def run_config(cfg: Config, repeat: int) -> list[Trial]:
             shutil.rmtree(work, ignore_errors=True)
         trials.append(t)
         print(
-            f"  [{k + 1}/{repeat}] floor {t.floor:.2f}s  cold {t.cold.seconds:.2f}s ({t.cold.peak_rss_mb:.0f} MB)  "
-            f"unchanged {t.unchanged.seconds:.2f}s ({t.unchanged.peak_rss_mb:.0f} MB)  "
-            f"changed {t.changed.seconds:.2f}s ({t.changed.peak_rss_mb:.0f} MB)  "
-            f"+{t.unchanged_db_bytes_per_source:.0f} B/source",
+            f"  [{k + 1}/{repeat}] floor {t.floor:.2f}s  "
+            + "  ".join(
+                f"{n} {r.seconds:.2f}s cpu {r.cpu_seconds:.1f}s ({r.peak_rss_mb:.0f}/{r.tree_pss_mb:.0f} MB)"
+                for n, r in (("cold", t.cold), ("unchanged", t.unchanged), ("changed", t.changed))
+            )
+            + f"  +{t.unchanged_db_bytes_per_source:.0f} B/source  load {t.cold.load:.1f}",
             flush=True,
         )
         for p in t.problems:
@@ -263,9 +343,11 @@ def med(values: list[float]) -> float:
 def table(cfg: Config, trials: list[Trial], large: bool) -> str:
     fl = med([t.floor for t in trials])
     rows = [
-        "| | seconds (median) | all runs | x floor | target | peak RSS MB (median) |",
-        "|---|---:|---|---:|---|---:|",
-        f"| (a) floor: bare httpx | {fl:.2f} | {', '.join(f'{t.floor:.2f}' for t in trials)} | 1.00 | | |",
+        "| | wall s (median) | all runs | x floor | time target | CPU s | RSS MB, main process | "
+        "peak PSS MB, process tree | load avg |",
+        "|---|---:|---|---:|---|---:|---:|---:|---:|",
+        f"| (a) floor: bare httpx | {fl:.2f} | {', '.join(f'{t.floor:.2f}' for t in trials)} | 1.00 | | "
+        f"{med([t.floor_cpu for t in trials]):.2f} | | | |",
     ]
     mem_target = 200 if large else 100
     for key, name, target in (
@@ -277,17 +359,19 @@ def table(cfg: Config, trials: list[Trial], large: bool) -> str:
         s = med([r.seconds for r in runs])
         ratio = med([r.seconds / t.floor for r, t in zip(runs, trials, strict=True)])
         rss = med([r.peak_rss_mb for r in runs])
+        pss = med([r.tree_pss_mb for r in runs])
         tgt = f"<= {target}x: {'met' if ratio <= target else '**missed**'}" if target else ""
-        mem = f"< {mem_target} MB: met" if rss < mem_target else f"< {mem_target} MB: **missed**"
+        mem = f"< {mem_target}: met" if pss < mem_target else f"< {mem_target}: **missed**"
         rows.append(
             f"| {name} | {s:.2f} | {', '.join(f'{r.seconds:.2f}' for r in runs)} | {ratio:.2f} | {tgt} | "
-            f"{rss:.0f} ({mem}) |"
+            f"{med([r.cpu_seconds for r in runs]):.2f} | {rss:.0f} | {pss:.0f} ({mem}) | "
+            f"{', '.join(f'{r.load:.1f}' for r in runs)} |"
         )
     grow = med([t.unchanged_db_bytes_per_source for t in trials])
     used = med([t.unchanged_used_bytes_per_source for t in trials])
     rows.append(
         f"| fixed cost: cold / unchanged run of 1 page, 0 ms | {med([t.fixed_cold for t in trials]):.2f} / "
-        f"{med([t.fixed_unchanged for t in trials]):.2f} | | | | |"
+        f"{med([t.fixed_unchanged for t in trials]):.2f} | | | | | | | |"
     )
     out = [f"**{cfg.label()}**, {len(trials)} run(s); floor fetched {trials[0].floor_bytes / 2**20:.1f} MiB.", ""]
     out += rows
