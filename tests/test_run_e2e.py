@@ -233,7 +233,8 @@ def test_alternating_versions_alert_once_per_version(site: Site, make_monitor: A
     for body in (a, b, a, b, a, b):
         site.html("/p", body)
         m("run")
-    assert kinds(m.alerts()).count("page_changed") == 1
+    # B is news once, and so is the return to A (a revert); the flipping after that is not
+    assert kinds(m.alerts()).count("page_changed") == 2
 
 
 def test_vendor_filter_and_unknown_vendor(site: Site, make_monitor: Any) -> None:
@@ -253,3 +254,23 @@ def test_scheduled_sources_are_checked_only_when_due(site: Site, make_monitor: A
     r = m("run")
     assert "checked 0" in r.out and "not due 1" in r.out
     assert "checked 1" in m("run", "--force").out
+
+
+def long_page(n: int) -> str:
+    paras = [f"Section {i}: {FILLER[i % 4]}" for i in range(n)]
+    return policy_html("Examplar Privacy Policy", [RET30, TRAIN_NO, *paras])
+
+
+def test_a_truncated_page_is_refused_but_a_policy_really_cut_down_is_accepted(site: Site, make_monitor: Any) -> None:
+    site.html("/p", long_page(60))
+    m = make_monitor([vendor("examplar", [site.url("/p")])])
+    m("run")
+    for cut in (3, 5, 2):  # truncated at a different point on every load: never a new version
+        site.html("/p", long_page(cut))
+        r = m("run")
+        assert r.code == 3 and "shrank" in r.err
+    assert kinds(m.alerts()) == ["source_failing"]  # told as a failing source, never as a change
+    site.html("/p", long_page(4))  # the same short policy load after load: it really got shorter
+    outcomes = [m("run").code for _ in range(3)]
+    assert outcomes == [3, 3, 0]
+    assert kinds(m.alerts()) == ["page_changed", "source_failing"]

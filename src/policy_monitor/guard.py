@@ -18,7 +18,7 @@ import re
 
 from policy_monitor.normalize import Page
 
-__all__ = ["judge", "MIN_CHARS", "MIN_SHARE", "SHORT_PAGE"]
+__all__ = ["judge", "is_shrink", "MIN_CHARS", "MIN_SHARE", "SHORT_PAGE"]
 
 MIN_CHARS = 80  # a page with less text than this is no policy
 SHORT_PAGE = 1500  # characters: below this, a bot/error phrase anywhere on the page decides
@@ -91,10 +91,7 @@ def judge(page: Page, *, status: int, previous_chars: int | None) -> str | None:
                 return f'{name}{suffix} ("{_quote(line)}")'
     if previous_chars and previous_chars >= _SHRINK_FLOOR and len(text) < MIN_SHARE * previous_chars:
         share = len(text) / previous_chars
-        return (
-            f"text shrank to {share:.0%} of the last good snapshot "
-            f"({len(text):,} of {previous_chars:,} characters)"
-        )
+        return f"text shrank to {share:.0%} of the last good snapshot ({len(text):,} of {previous_chars:,} characters)"
     return None
 
 
@@ -107,3 +104,8 @@ def _line_of(text: str, pos: int) -> str:
 def _quote(s: str) -> str:
     s = " ".join(s.split())
     return s if len(s) <= 80 else s[:77] + "..."
+
+
+def is_shrink(reason: str) -> bool:
+    """True for the reason `judge` gives a page whose text shrank (the only refusal a stable page can lift)."""
+    return reason.startswith("text shrank to ")

@@ -22,7 +22,7 @@ from .alerts import NewAlert, raise_alert
 from .analyse import Analysis
 from .compare import summary_changes, unified_diff
 from .fetch import FetchResult
-from .guard import judge
+from .guard import is_shrink, judge
 from .leases import release_row
 from .mismatch import latest_extraction, mismatch_alerts
 from .registry import ChannelBase, Vendor
@@ -36,6 +36,7 @@ from .store.schema import (
 )
 
 DIFF_LIMIT = 200_000  # characters of diff kept with a page_changed alert
+SHRINK_CONFIRM = 3  # identical loads in a row that make a much shorter text the new version
 
 
 @dataclass(frozen=True)
@@ -95,10 +96,9 @@ def record(session: Session, src: SourceRow, result: FetchResult, analysis: Anal
         src.last_modified = result.last_modified
         if result.body_hash:
             src.body_hash = result.body_hash
-        if analysis is not None and outcome in ("new", "changed", "flipped"):
+        if analysis is not None and outcome in ("new", "changed"):
             alerts.extend(_store_version(session, src, result, analysis, outcome, now))
-            if outcome != "flipped":
-                src.last_changed_at = now
+            src.last_changed_at = now
             if outcome == "changed":  # first snapshots are checked by the sweep at the end of the pass
                 alerts.extend(mismatch_alerts(session, ctx.vendor))
 
@@ -131,18 +131,26 @@ def _classify(
         return "unchanged", None
     current = session.get(SnapshotRow, src.snapshot_id) if src.snapshot_id else None
     refused = judge(analysis.page, status=result.status or 200, previous_chars=current.chars if current else None)
-    if refused:
+    if refused and is_shrink(refused) and _confirmed_shrink(src, analysis.page.key):
+        refused = None  # the same shorter text, load after load: the policy really got shorter
+    elif refused:
         return "failed", refused
+    src.pending_key, src.pending_count = None, 0
     if current is None:
         return "new", None
     if current.key == analysis.page.key:
         return "unchanged", None
-    seen = session.scalar(
-        select(SnapshotRow.id).where(SnapshotRow.source_id == src.id, SnapshotRow.key == analysis.page.key).limit(1)
-    )
-    # A page alternating between versions it has shown before (A/B tests, inconsistent caches) is told once
-    # per distinct version, not once per flip.
-    return ("flipped" if seen else "changed"), None
+    return "changed", None
+
+
+def _confirmed_shrink(src: SourceRow, key: str) -> bool:
+    """A truncated or half-served page varies from load to load; a policy that was really cut down reads the
+    same every time. Count identical shrunken loads in a row; confirm at SHRINK_CONFIRM."""
+    if src.pending_key == key:
+        src.pending_count = (src.pending_count or 0) + 1
+    else:
+        src.pending_key, src.pending_count = key, 1
+    return src.pending_count >= SHRINK_CONFIRM
 
 
 def _store_version(
@@ -176,7 +184,7 @@ def _store_version(
         NewAlert(
             "page_changed",
             src.vendor_id,
-            f"page:{src.id}:{previous.key}:{page.key}",
+            f"page:{src.id}:{page.key}",  # once per distinct version: a page flipping between two is told once each
             src.id,
             src.url,
             old=f"snapshot {previous.id}",
@@ -192,7 +200,7 @@ def _store_version(
                 NewAlert(
                     "fact_changed",
                     src.vendor_id,
-                    f"fact:{src.id}:{ch.field}:{previous.key}:{page.key}",
+                    f"fact:{src.id}:{ch.field}:{ch.new}:{page.key}",
                     src.id,
                     src.url,
                     field=ch.field,

@@ -78,6 +78,8 @@ class SourceRow(Base):
     failing_alerted: Mapped[bool] = mapped_column(Boolean, default=False)
     gone_alerted: Mapped[bool] = mapped_column(Boolean, default=False)
     snapshot_id: Mapped[int | None] = mapped_column(Integer)  # the current (last good) snapshot
+    pending_key: Mapped[str | None] = mapped_column(String(64))  # a much shorter text seen, not yet accepted
+    pending_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_until: Mapped[datetime | None] = mapped_column(EpochMs)
 
