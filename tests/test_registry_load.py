@@ -286,6 +286,16 @@ BAD = [
         "Indent with spaces: YAML does not allow tabs.",
     ),
     (
+        "key-given-twice",
+        VENDOR + "    sources:\n      - url: https://acme.example/faq\n",
+        "{file}:6: vendors[0]: `sources` is given twice (first at line 4). Keep one of them, or merge them.",
+    ),
+    (
+        "key-given-twice-in-a-flow-mapping",
+        VENDOR + "    expected: {retention: P30D, retention: P1D}\n",
+        "{file}:6: vendors[0].expected: `retention` is given twice (first at line 6). Keep one of them, or merge them.",
+    ),
+    (
         "empty-file",
         "",
         "{file}: the file is empty. List the vendors to watch under `vendors:`.",

@@ -419,7 +419,13 @@ def load_registry(path: str | os.PathLike[str], environ: dict[str, str] | None =
         try:
             data = yaml.load(text, Loader=_Loader)
         except yaml.YAMLError:
-            data = yaml.load(text, Loader=yaml.SafeLoader)  # the pure-Python parser words errors better
+            data = yaml.load(text, Loader=_PyLoader)  # the pure-Python parser words errors better
+    except _DuplicateKey as e:
+        keys = _path_of_key(yaml.compose(text, Loader=_Loader), e.line)
+        raise ConfigError(
+            f"{p}:{e.line}: {_dotted(keys[:-1]) + ': ' if keys[:-1] else ''}`{e.key}` is given twice "
+            f"(first at line {e.first}). Keep one of them, or merge them."
+        ) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f":{mark.line + 1}" if mark else ""
@@ -443,7 +449,52 @@ def load_registry(path: str | os.PathLike[str], environ: dict[str, str] | None =
         raise ConfigError(_validation_message(p, root, e)) from None
 
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, first: int, line: int):
+        super().__init__(key)
+        self.key, self.first, self.line = key, first, line
+
+
+class _UniqueKeys(yaml.constructor.SafeConstructor):
+    """Refuses a mapping that gives a key twice (YAML loaders keep the last one without a word)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[str, int] = {}
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.tag == "tag:yaml.org,2002:str":
+                line = key.start_mark.line + 1
+                if key.value in seen:
+                    raise _DuplicateKey(key.value, seen[key.value], line)
+                seen[key.value] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+_CLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_CLoader, _UniqueKeys):  # type: ignore[misc]
+    pass
+
+
+class _PyLoader(yaml.SafeLoader, _UniqueKeys):
+    pass
+
+
+def _path_of_key(node: yaml.Node | None, line: int) -> tuple[str | int, ...]:
+    """The path of the mapping key on `line` (the last one there), () if none."""
+    found: tuple[str | int, ...] = ()
+    stack: list[tuple[yaml.Node, tuple[str | int, ...]]] = [(node, ())] if node is not None else []
+    while stack:
+        n, path = stack.pop()
+        if isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                here = (*path, str(k.value))
+                if k.start_mark.line + 1 == line:
+                    found = here
+                stack.append((v, here))
+        elif isinstance(n, yaml.SequenceNode):
+            stack.extend((v, (*path, i)) for i, v in enumerate(n.value))
+    return found
 
 
 class _LazyNodes:
