@@ -70,14 +70,15 @@ class Daemon:
         self.busy = asyncio.Lock()  # a pass and the delivery retry never send the same delivery twice
         self.checks = 0
         self.reload_asked = False
-        if threading.current_thread() is threading.main_thread():
-            # until the event loop handles it, a SIGHUP (its default action ends the process) is noted
-            signal.signal(signal.SIGHUP, self._early_hup)
 
     def _early_hup(self, signum: int, frame: object) -> None:
         self.reload_asked = True
 
     def serve(self) -> None:
+        """Run until SIGTERM/SIGINT."""
+        if threading.current_thread() is threading.main_thread():
+            # until the event loop handles it, a SIGHUP (whose default action ends the process) is noted
+            signal.signal(signal.SIGHUP, self._early_hup)
         asyncio.run(self.main())
 
     async def main(self) -> None:
