@@ -602,9 +602,7 @@ def _problem(node: yaml.Node | None, err: Any) -> _Problem:
     ctx_error = (err.get("ctx") or {}).get("error")
     kind = err["type"]
     if isinstance(ctx_error, _PathError):
-        path = path + ctx_error.path if path[: len(ctx_error.path)] != ctx_error.path else path
-        if not loc:  # the registry's own checks give the whole path
-            path = ctx_error.path
+        path = (*path, *ctx_error.path)
         text = _unsubstituted(node, path, err.get("input"), _sentence(ctx_error.message))
         return _Problem(_line_of(node, path), False, f"{_dotted(path)}: {text}")
     if kind in ("missing", "extra_forbidden", "union_tag_not_found") or _is_empty(err):
