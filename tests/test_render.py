@@ -77,6 +77,10 @@ def site(hang: threading.Event) -> Iterator[Site]:
     s.pages["/policy.json"] = (200, {"Content-Type": "application/json"}, b'{"sentence": "%s"}' % SENTENCE.encode())
     s.html("/growing", GROWING)
     s.html("/private/policy", SCRIPTED)
+    s.html(
+        "/js-redirect",
+        "<html><body><script>setTimeout(() => { location.href = '/policy'; }, 50)</script></body></html>",
+    )
     s.html("/broken", "<p>oops</p>", status=500)
     s.pages["/moved"] = (301, {"Location": "/policy"}, b"")
 
@@ -146,6 +150,12 @@ def test_text_inserted_by_javascript_is_in_the_rendered_page(browser: Runner, si
 
     again = browser.fetch(site.url("/policy"))
     assert again.body_hash == r.body_hash  # the same page renders to the same bytes
+
+
+def test_page_that_moves_itself_by_script_is_read_where_it_lands(browser: Runner, site: Site) -> None:
+    r = browser.fetch(site.url("/js-redirect"))
+    assert (r.outcome, r.final_url) == ("ok", site.url("/policy"))
+    assert SENTENCE in (r.text or "")
 
 
 def test_404_is_gone(browser: Runner, site: Site) -> None:
@@ -233,8 +243,8 @@ def test_missing_playwright_names_the_extra_and_chromium(monkeypatch: pytest.Mon
         check_available()
     assert str(info.value) == (
         "render: browser needs Playwright, which is not installed. Install the extra with "
-        "pip install 'policy-monitor[browser]', and Chromium (Debian/Ubuntu: apt-get install chromium), "
-        "or set MONITOR_CHROMIUM to a Chromium executable."
+        "pip install 'policy-monitor[browser]'. Install Chromium (Debian/Ubuntu: apt-get install chromium) "
+        "or set MONITOR_CHROMIUM to its executable."
     )
     assert info.value.exit_code == 2
 
@@ -257,7 +267,9 @@ def test_no_chromium_anywhere(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) ->
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path))
     monkeypatch.setattr("policy_monitor.render._SYSTEM_CHROMIUM", ("chromium", "chromium-browser"))
-    with pytest.raises(BrowserUnavailable, match=r"^render: browser needs Chromium, which was not found\. Install"):
+    with pytest.raises(
+        BrowserUnavailable, match=r"^render: browser needs Chromium, which was not found\. Install Chromium \(Debian"
+    ):
         check_available()
 
 

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import glob
 import hashlib
+import importlib.util
 import logging
 import os
 import re
@@ -71,10 +72,8 @@ CHROMIUM_ARGS = [
 ]
 _ENV_VARS = ("MONITOR_CHROMIUM", "PLAYWRIGHT_CHROMIUM_EXECUTABLE_PATH")
 _SYSTEM_CHROMIUM = ("chromium", "chromium-browser", "/usr/bin/chromium")
-_INSTALL_HINT = (
-    "Install the extra with pip install 'policy-monitor[browser]', and Chromium "
-    "(Debian/Ubuntu: apt-get install chromium), or set MONITOR_CHROMIUM to a Chromium executable."
-)
+_CHROMIUM_HINT = "Install Chromium (Debian/Ubuntu: apt-get install chromium) or set MONITOR_CHROMIUM to its executable."
+_INSTALL_HINT = f"Install the extra with pip install 'policy-monitor[browser]'. {_CHROMIUM_HINT}"
 _NET_ERROR = re.compile(r"net::(ERR_[A-Z0-9_]+)")
 _NET_REASONS = {
     "ERR_CONNECTION_REFUSED": "connection refused",
@@ -123,15 +122,13 @@ def _playwright_download() -> bool:
 def check_available() -> None:
     """Raise `BrowserUnavailable` (one sentence: what is missing, then how to install it) unless pages can
     be rendered here. Cheap: nothing is started."""
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        raise BrowserUnavailable(f"render: browser needs Playwright, which is not installed. {_INSTALL_HINT}") from None
+    if importlib.util.find_spec("playwright") is None:  # not imported here: that takes half a second
+        raise BrowserUnavailable(f"render: browser needs Playwright, which is not installed. {_INSTALL_HINT}")
     executable = chromium_executable()
     if executable is None:
         if _playwright_download():
             return
-        raise BrowserUnavailable(f"render: browser needs Chromium, which was not found. {_INSTALL_HINT}")
+        raise BrowserUnavailable(f"render: browser needs Chromium, which was not found. {_CHROMIUM_HINT}")
     if not (os.path.isfile(executable) and os.access(executable, os.X_OK)):
         var = next((v for v in _ENV_VARS if os.environ.get(v, "").strip()), "the Chromium path")
         raise BrowserUnavailable(
@@ -226,7 +223,7 @@ class BrowserFetcher:
                     if status is not None and not 200 <= status < 300:
                         return _done(request, "failed", status, final_url, started, reason=_status_line(response))
                     await _settle(page, deadline)
-                    html = await page.content()
+                    html = await _content(page, deadline)
                     final_url = page.url
             except TimeoutError:
                 return _done(request, "failed", status, final_url, started, reason=timed_out)
@@ -337,6 +334,20 @@ async def _settle(page: Page, deadline: float) -> None:
         return
     with contextlib.suppress(PlaywrightTimeout):
         await page.wait_for_load_state("networkidle", timeout=wait * 1000)
+
+
+async def _content(page: Page, deadline: float) -> str:
+    """The rendered HTML; if a script navigates away just then, that of the page it lands on."""
+    from playwright.async_api import Error as PlaywrightError
+
+    for _ in range(3):
+        try:
+            return await page.content()
+        except PlaywrightError as exc:
+            if "navigat" not in str(exc) and "context was destroyed" not in str(exc):
+                raise
+            await page.wait_for_load_state("load", timeout=_ms(deadline))
+    return await page.content()
 
 
 def _ms(deadline: float) -> float:
