@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import retention, scope, training
 from .model import Extraction, Fact
-from .sentences import split
+from .sentences import Pending, Unit, lines, may_contain
 from .summary import summarize
 
 # a sentence without any of these words states no retention, training or ZDR fact: skip it cheaply
@@ -13,11 +13,86 @@ _TOPIC = (
     "persist", "saved", "zero", "zdr", "model", "improv", "develop", "opt", "object", "day", "hour", "week",
     "month", "year",
 )  # fmt: skip
+# the sentences that say what the document applies to are looked for among its first ones
+_SCOPE_SENTENCES = 400
+# words (whitespace-separated tokens, lower-cased) known to hold a topic word or not: pages share most
+# of their vocabulary, so a word is looked at once per process (the sets are emptied when they grow large)
+_TOPICAL: set[str] = set()
+_PLAIN: set[str] = set()
+_KNOWN_WORDS = 200_000
+
+
+def _has_topic(text: str) -> bool:
+    """Whether `text.lower()` contains a topic word.
+
+    A topic word holds no whitespace, so it is inside one whitespace-separated token of the text.
+    """
+    tokens = text.lower().split()
+    if _PLAIN.issuperset(tokens):
+        return False
+    if not _TOPICAL.isdisjoint(tokens):
+        return True
+    new = set(tokens) - _PLAIN
+    if len(_PLAIN) + len(_TOPICAL) + len(new) > _KNOWN_WORDS:
+        _PLAIN.clear()
+        _TOPICAL.clear()
+    found = False
+    for token in new:
+        if any(w in token for w in _TOPIC):
+            _TOPICAL.add(token)
+            found = True
+        else:
+            _PLAIN.add(token)
+    return found
+
+
+def _mentions_coverage(unit: Unit) -> bool:
+    """Whether a sentence says what the document applies to or covers (read by `document_scope`)."""
+    if not may_contain(unit.raw, "appl", "cover"):
+        return False
+    return "appl" in unit.clean or "cover" in unit.clean
+
+
+def _scope_sentences(text: str, items: list[Unit | Pending]) -> list[str]:
+    """The cleaned sentences among the first `_SCOPE_SENTENCES` that mention applying or covering.
+
+    A pending line mentioning neither is counted by bounds (at least one sentence, at most `most`),
+    and split only when a later candidate's position cannot be told otherwise.
+    """
+    out: list[str] = []
+    if not may_contain(text, "appl", "cover"):
+        return out
+    low = high = 0  # bounds on the number of sentences before the current one
+    uncounted: list[Pending] = []
+    for item in items:
+        if isinstance(item, Pending):
+            if not may_contain(item.body, "appl", "cover"):
+                uncounted.append(item)
+                low, high = low + 1, high + item.most
+                if low >= _SCOPE_SENTENCES:
+                    return out
+                continue
+            units: list[Unit] | tuple[Unit] = item.units
+        else:
+            units = (item,)
+        for u in units:
+            if low >= _SCOPE_SENTENCES:
+                return out
+            if _mentions_coverage(u):
+                if high >= _SCOPE_SENTENCES:
+                    low = high = low + sum(len(p.units) - 1 for p in uncounted)
+                    uncounted.clear()
+                    if low >= _SCOPE_SENTENCES:
+                        return out
+                out.append(u.clean)
+            low, high = low + 1, high + 1
+    return out
 
 
 def _facts(text: str) -> tuple[tuple[Fact, ...], dict[Fact, int]]:
-    units = split(text)
-    default = scope.document_scope([u.clean for u in units[:400] if "appl" in u.clean or "cover" in u.clean])
+    # a line without any topic word states no fact: it is split into sentences only if needed
+    items = lines(text, defer=lambda start, end: not _has_topic(text[start:end]))
+    default = scope.document_scope(_scope_sentences(text, items))
     facts: list[Fact] = []
     strengths: dict[Fact, int] = {}
     seen: set[Fact] = set()
@@ -32,17 +107,21 @@ def _facts(text: str) -> tuple[tuple[Fact, ...], dict[Fact, int]]:
             facts.append(f)
             strengths[f] = strength
 
-    previous = ""
-    for u in units:
+    previous: Unit | Pending | None = None
+    for u in items:
+        if isinstance(u, Pending):
+            previous = u
+            continue
         if u.heading:
             continue
-        before, previous = previous, u.clean
-        low = u.raw.lower()
-        if not any(w in low for w in _TOPIC):
+        before, previous = previous, u
+        if not _has_topic(u.raw):
             continue
         evidence = text[u.start : u.end]
         found_r = retention.read(u)
-        found_t = training.read(u, before)
+        if isinstance(before, Pending):
+            before = before.units[-1]
+        found_t = training.read(u, before.clean if before is not None else "")
         if not found_r and not found_t:
             continue
         scopes = scope.sentence_scopes(u.clean, u.context, default)

@@ -73,9 +73,7 @@ ABUSE = re.compile(
 LEGAL = re.compile(
     r"\b(?:legal(?:ly)?|law|laws|regulat\w+|litigation|court|legal hold|subpoena|statute)\b", re.IGNORECASE
 )
-THIRD_PARTY = re.compile(
-    r"\b(?:providers?|sub-?processors?|third[- ]part(?:y|ies)|partners?)\b", re.IGNORECASE
-)
+THIRD_PARTY = re.compile(r"\b(?:providers?|sub-?processors?|third[- ]part(?:y|ies)|partners?)\b", re.IGNORECASE)
 ZDR_WORDS = re.compile(r"\bzero[- ]data[- ]retention\b|\bZDR\b", re.IGNORECASE)
 ZDR_NEGATED = re.compile(r"\b(?:not|no longer) (?:available|offered|supported)\b", re.IGNORECASE)
 OPT_OUT_OF_RETENTION = re.compile(r"\bunless (?:you )?(?:validly )?opt(?:s|ed)?[- ]out\b", re.IGNORECASE)
@@ -186,9 +184,7 @@ def read(unit: Unit) -> list[tuple[str, str, str]]:
 def _storage_can_be_turned_off(text: str) -> bool:
     """ "If the customer is approved for ..., the data storage ... is not performed": storage is optional."""
     return bool(
-        CHOICE.search(text)
-        and NO_STORAGE.search(text)
-        and re.search(r"\b(?:if|when|so that|once)\b", text, re.I)
+        CHOICE.search(text) and NO_STORAGE.search(text) and re.search(r"\b(?:if|when|so that|once)\b", text, re.I)
     )
 
 

@@ -81,9 +81,7 @@ def sentence_scopes(text: str, context: tuple[str, ...], default: str) -> list[s
             # "Le Chat Enterprise or the paid version of our APIs": the business words name the offering
             if API.search(piece) and _FREE.search(piece):
                 return ["api", "consumer"]
-            return ["api" if API.search(piece) else "business"] + (
-                ["consumer"] if _FREE.search(piece) else []
-            )
+            return ["api" if API.search(piece) else "business"] + (["consumer"] if _FREE.search(piece) else [])
         if b:
             return ["api" if API.search(piece) else "business"]
         if c:

@@ -9,6 +9,7 @@ it is nested in (a list item "User data:" gives the subject of its sub-items).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -24,9 +25,7 @@ _EMPHASIS = re.compile(r"(\*{1,3}|_{1,3}|~~)(?=\S)(.+?)(?<=\S)\1")
 _HTML_TAG = re.compile(r"<br\s*/?>|</?[a-zA-Z][^>]*>")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>])")
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u2060\u00ad\ufeff]")
-_LIST_MARKER = re.compile(
-    r"^(\s*)(?:[*+\-\u2022\u25cf\u25aa]|\d{1,3}[.)]|[a-zA-Z][.)]|\([a-zA-Z0-9]{1,4}\))\s+"
-)
+_LIST_MARKER = re.compile(r"^(\s*)(?:[*+\-\u2022\u25cf\u25aa]|\d{1,3}[.)]|[a-zA-Z][.)]|\([a-zA-Z0-9]{1,4}\))\s+")
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
 _TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
@@ -34,6 +33,10 @@ _CELL = re.compile(r"(?:(?!\||<br\s*/?>).)+", re.IGNORECASE)
 _BOUNDARY = re.compile(r"[.!?](?:[\"”’')\]*_]*)(?=\s+)")
 _NEXT_START = re.compile(r"\s+[\"“‘(\[*_]*[A-Z0-9\u4e00-\u9fff]")
 _CJK_END = re.compile(r"[。！？]")
+_WORD_BEFORE = re.compile(r"([A-Za-z.]+)$")
+_SECTION_NUMBER = re.compile(r"(?:^|\s)\d+(?:\.\d+)*$")
+_WORD_CHAR = re.compile(r"\w")
+_FINAL_PUNCTUATION = re.compile(r"[.;,]$")
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,9 @@ class Unit:
 
 def clean(text: str) -> str:
     """Text as a reader sees it: Markdown links, emphasis, escapes and tags removed."""
-    text = _INVISIBLE.sub("", text)
+    ascii_only = text.isascii()  # then there is nothing invisible, typographic or non-breaking to fold
+    if not ascii_only:
+        text = _INVISIBLE.sub("", text)
     if "[" in text:
         text = _LINK.sub(r"\1", text)
         text = _REF_LINK.sub(r"\1", text)
@@ -65,17 +70,42 @@ def clean(text: str) -> str:
             text = _EMPHASIS.sub(r"\2", text)
     if "\\" in text:
         text = _ESCAPE.sub(r"\1", text)
-    text = text.replace("**", "").replace("__", "")
-    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
-    text = text.replace("\u00a0", " ")
-    return re.sub(r"\s+", " ", text).strip(" \t|")
+    if "*" in text or "_" in text:
+        text = text.replace("**", "").replace("__", "")
+    if not ascii_only:
+        text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
+        text = text.replace("\u00a0", " ")
+    # str.split() and the regex class \s agree on what whitespace is; the ends are stripped below anyway
+    return " ".join(text.split()).strip(" \t|")
+
+
+def may_contain(raw: str, *words: str) -> bool:
+    """False when `clean(raw)` cannot contain any of `words` (letters only): a test before cleaning.
+
+    Cleaning joins letters only where it removes a link bracket, an emphasis mark, an escape or an
+    invisible character; anywhere else a word of the cleaned text is a word of the raw text.
+    """
+    return any(w in raw for w in words) or has_joiners(raw)
+
+
+def has_joiners(raw: str) -> bool:
+    """Whether `raw` holds a character whose removal by `clean()` can join two letters."""
+    return (
+        "[" in raw
+        or "]" in raw
+        or "*" in raw
+        or "_" in raw
+        or "~" in raw
+        or "\\" in raw
+        or (not raw.isascii() and _INVISIBLE.search(raw) is not None)
+    )
 
 
 def _ends_sentence(line: str, dot: int) -> bool:
     """Whether the period at index `dot` of `line` ends a sentence (not an abbreviation or number)."""
     if line[dot] != ".":
         return True
-    m = re.search(r"([A-Za-z.]+)$", line[max(0, dot - 12) : dot])
+    m = _WORD_BEFORE.search(line, max(0, dot - 12), dot)
     if m:
         word = m.group(1).lower().strip(".")
         if word in _ABBREVIATIONS:
@@ -83,7 +113,7 @@ def _ends_sentence(line: str, dot: int) -> bool:
         if len(word) == 1:  # an initial or a list letter: "J. Smith", "(a)."
             return False
     # a section number such as "4.2." or "Section 3. "
-    return not re.search(r"(?:^|\s)\d+(?:\.\d+)*$", line[max(0, dot - 10) : dot])
+    return not _SECTION_NUMBER.search(line[max(0, dot - 10) : dot])
 
 
 def _split_line(line: str) -> list[tuple[int, int]]:
@@ -113,32 +143,58 @@ def _split_line(line: str) -> list[tuple[int, int]]:
     return out
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A line of prose whose sentences are split only when asked for (`units`).
+
+    `lines()` leaves a line pending when its caller says none of its sentences can matter; the line
+    cannot change the structure either (it is no list item, and it ends like a sentence, so it is no
+    heading). Splitting it later gives exactly the units `split()` gives for it.
+    """
+
+    start: int
+    body: str  # the line after its indentation
+    context: tuple[str, ...]
+
+    @cached_property
+    def units(self) -> list[Unit]:
+        return [Unit(self.start + a, self.start + b, self.body[a:b], self.context) for a, b in _split_line(self.body)]
+
+    @property
+    def most(self) -> int:
+        """An upper bound on the number of its sentences (each ends at a full stop, plus the last)."""
+        b = self.body
+        return 1 + b.count(".") + b.count("!") + b.count("?") + b.count("。") + b.count("！") + b.count("？")
+
+
 def split(text: str) -> list[Unit]:
     """Every sentence of `text`, in order, with its span and context."""
-    units: list[Unit] = []
+    return [u for item in lines(text) for u in (item.units if isinstance(item, Pending) else (item,))]
+
+
+def lines(text: str, defer: Callable[[int, int], bool] | None = None) -> list[Unit | Pending]:
+    """The sentences of `text` in order, as `split()`, except that a line of prose whose body span
+    `defer(start, end)` accepts may be left `Pending` (at least one sentence, at most `most`)."""
+    units: list[Unit | Pending] = []
     headings: list[tuple[int, str]] = []  # (level, text)
     items: list[tuple[int, str]] = []  # (indent, text) of open list items
     lines = text.splitlines(keepends=True)
-    offset = 0
-    positions = []
-    skip: set[int] = set()
-    for line in lines:
-        positions.append(offset)
-        offset += len(line)
+    count = len(lines)
+    skip = -1  # the underline of a setext heading
+    base = 0
+    ctx: tuple[str, ...] | None = None  # the context while headings and items do not change
     for i, raw in enumerate(lines):
-        base = positions[i]
+        offset, base = base, base + len(raw)
         line = raw.rstrip("\r\n")
-        if not line.strip():
+        if i == skip or not line.strip():
             continue
-        nxt = lines[i + 1].rstrip("\r\n") if i + 1 < len(lines) else ""
-        if i in skip:
-            continue
+        nxt = lines[i + 1].rstrip("\r\n") if i + 1 < count else ""
         if _TABLE_SEP.match(line) and "|" in line:
             continue
         hm = _HEADING.match(line)
         setext = bool(_SETEXT.match(nxt)) and not _LIST_MARKER.match(line) and not _SETEXT.match(line)
         if setext:
-            skip.add(i + 1)
+            skip = i + 1
         if hm or setext:
             level = len(hm.group(1)) if hm else (1 if nxt.strip().startswith("=") else 2)
             body_start = hm.start(2) if hm else len(line) - len(line.lstrip())
@@ -147,10 +203,9 @@ def split(text: str) -> list[Unit]:
                 headings.pop()
             items.clear()
             end = len(line.rstrip())
+            ctx = None
             if text_clean:
-                units.append(
-                    Unit(base + body_start, base + end, line[body_start:end], _ctx(headings, items), True)
-                )
+                units.append(Unit(offset + body_start, offset + end, line[body_start:end], _ctx(headings, items), True))
                 headings.append((level, text_clean))
             continue
         if line.lstrip().startswith("|"):
@@ -162,12 +217,12 @@ def split(text: str) -> list[Unit]:
             for a, b in pieces:
                 for x, y in _split_line(line[a:b]):
                     raw = line[a + x : a + y]
-                    if not re.search(r"\w", raw):
+                    if not _WORD_CHAR.search(raw):
                         continue
-                    ctx = row_ctx + ((first,) if first else ())
-                    units.append(Unit(base + a + x, base + a + y, raw, ctx))
+                    unit = Unit(offset + a + x, offset + a + y, raw, row_ctx + ((first,) if first else ()))
+                    units.append(unit)
                     if not first:
-                        first = clean(raw)[:200]
+                        first = unit.clean[:200]
             continue
         indent = len(line) - len(line.lstrip())
         lm = _LIST_MARKER.match(line)
@@ -175,29 +230,40 @@ def split(text: str) -> list[Unit]:
         if lm:
             while items and items[-1][0] >= indent:
                 items.pop()
-        elif indent == 0:
+                ctx = None
+        elif indent == 0 and items:
             items.clear()
+            ctx = None
+        if ctx is None:
+            ctx = _ctx(headings, items)
+        if lm is None and defer is not None and line.rstrip()[-1] in ".;," and defer(offset + body, offset + len(line)):
+            units.append(Pending(offset + body, line[body:], ctx))
+            continue
         sentences = _split_line(line[body:])
-        ctx = _ctx(headings, items)
         first_clean = ""
+        # the first sentence's clean text names a list item; a lone sentence may be a heading, which
+        # needs no cleaning to rule out when it ends like a sentence (cleaning keeps the last character)
+        needs_first = lm is not None or (len(sentences) == 1 and line[body + sentences[0][1] - 1] not in ".;,")
         for a, b in sentences:
-            raw = line[body + a : body + b]
-            if not first_clean and (lm or len(sentences) == 1):
-                first_clean = clean(raw)
-            units.append(Unit(base + body + a, base + body + b, raw, ctx))
+            unit = Unit(offset + body + a, offset + body + b, line[body + a : body + b], ctx)
+            units.append(unit)
+            if needs_first and not first_clean:
+                first_clean = unit.clean
         if lm and first_clean:
             items.append((indent, first_clean[:200]))
+            ctx = None
         elif (
             not lm
             and first_clean
             and len(sentences) == 1
             and len(first_clean) < 90
-            and (not re.search(r"[.;,]$", first_clean))
+            and not _FINAL_PUNCTUATION.search(first_clean)
         ):
             # a short line without final punctuation: a heading in canonical page text
             while headings and headings[-1][0] >= 7:
                 headings.pop()
             headings.append((7, first_clean))
+            ctx = None
     return units
 
 

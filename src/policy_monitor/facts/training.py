@@ -83,9 +83,7 @@ NO_SERVICE_USE = re.compile(
     r"inputs?|prompts?)\b[^.;]{0,40}?\bto\s+(?:develop|improve)\b",
     re.IGNORECASE,
 )
-_ANAPHORA = re.compile(
-    r"^(?:Consequently|Therefore|Thus|Accordingly|As a result|Hence|For this reason)\b", re.I
-)
+_ANAPHORA = re.compile(r"^(?:Consequently|Therefore|Thus|Accordingly|As a result|Hence|For this reason)\b", re.I)
 FEEDBACK = re.compile(
     r"\b(?:when|if) you (?:submit|send|give|provide) (?:us )?feedback\b|\bwhen you (?:explicitly )?report\b|"
     r"\bfeedback you (?:choose to )?(?:send|submit|provide)\b",
