@@ -199,19 +199,20 @@ class BrowserFetcher:
     async def _render(self, browser: Browser, request: FetchRequest, budget: float, started: float) -> FetchResult:
         from playwright.async_api import Error as PlaywrightError
 
-        deadline = started + budget
+        deadline = time.monotonic() + budget  # from now: waiting for a slot does not count
         timed_out = f"timed out after {_seconds(budget)} s"
-        context = await browser.new_context(
-            user_agent=self._user_agent(browser),
-            locale="en-US",
-            service_workers="block",
-            accept_downloads=False,
-        )
         status: int | None = None
         final_url = request.url
+        context = None
         try:
-            page = await context.new_page()
             try:
+                context = await browser.new_context(
+                    user_agent=self._user_agent(browser),
+                    locale="en-US",
+                    service_workers="block",
+                    accept_downloads=False,
+                )
+                page = await context.new_page()
                 # The whole render stays within the budget, even if a script keeps the page busy.
                 async with asyncio.timeout(max(deadline - time.monotonic(), 0.0) + 1.0):
                     response = await page.goto(request.url, wait_until="load", timeout=_ms(deadline))
@@ -231,9 +232,10 @@ class BrowserFetcher:
                 reason = _describe(exc)
                 return _done(request, "failed", status, final_url, started, reason=reason or timed_out)
         finally:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(5.0):
-                    await context.close()
+            if context is not None:
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(5.0):
+                        await context.close()
         body = html.encode("utf-8")
         if len(body) > self.settings.max_bytes:
             return _done(
