@@ -55,6 +55,11 @@ class Settings:
             self._db = Database(self.db_url)
         return self._db
 
+    def registry_and_db(self) -> tuple[Any, Any]:
+        """The database, opened only once the sources file proved valid: a bad file writes nothing."""
+        registry = self.registry
+        return self.db, registry
+
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
@@ -249,7 +254,7 @@ def reextract(obj: Settings, vendors: tuple[str, ...]) -> None:
     upgrade of ours is not a change of the vendor's (registry mismatches are re-checked)."""
     from .reextract import reextract as do
 
-    n, changed = do(obj.db, obj.registry, list(vendors) or None)
+    n, changed = do(*obj.registry_and_db(), list(vendors) or None)
     click.echo(f"re-extracted {n} snapshot(s); {changed} summary(ies) read differently")
 
 
@@ -264,7 +269,7 @@ def status(obj: Settings, as_json: bool, vendors: tuple[str, ...]) -> None:
     """Per source: last check, last change, last error; per vendor: facts observed vs expected."""
     from . import views
 
-    data = views.status(obj.db, obj.registry, list(vendors) or None)
+    data = views.status(*obj.registry_and_db(), list(vendors) or None)
     if as_json:
         emit_json(data)
         return
@@ -331,7 +336,7 @@ def history(obj: Settings, target: str, as_json: bool) -> None:
     """The snapshots of a page (or of every page of a vendor) over time."""
     from . import views
 
-    data = views.history(obj.db, obj.registry, target)
+    data = views.history(*obj.registry_and_db(), target)
     if as_json:
         emit_json(data)
         return
@@ -352,7 +357,7 @@ def diff(obj: Settings, target: str, frm: int | None, to: int | None) -> None:
     """The text diff between two snapshots (default: the last two)."""
     from . import views
 
-    for text in views.diff(obj.db, obj.registry, target, frm, to):
+    for text in views.diff(*obj.registry_and_db(), target, frm, to):
         click.echo(text)
 
 

@@ -25,7 +25,7 @@ def extract_page(page: str, select: str | None = None) -> dict[str, Any]:
     if page.startswith(("http://", "https://")):
         result = asyncio.run(_fetch(page))
         if result.outcome != "ok" or result.text is None:
-            raise ConfigError(f"{page}: could not be fetched: {result.reason or result.outcome}")
+            raise ConfigError(f"{page}: could not be fetched: {result.reason or 'no text in the response'}.")
         return _analysed(result.text, result.content_type, select)
     path = Path(page)
     try:

@@ -21,7 +21,7 @@ def open_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise ConfigError(f"--db: {url!r} is not a database URL. Use e.g. sqlite:///monitor.db") from None
+        raise ConfigError(f"--db: {url!r} is not a database URL. Use e.g. sqlite:///monitor.db.") from None
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {"timeout": 30}
@@ -35,9 +35,12 @@ def open_engine(url: str) -> Engine:
     try:
         engine = create_engine(parsed, **kwargs)
     except (NoSuchModuleError, ImportError) as e:
-        raise ConfigError(
-            f"--db: no driver for {parsed.drivername} ({e}). For PostgreSQL: pip install 'policy-monitor[postgres]'"
-        ) from None
+        hint = (
+            "Install it: pip install 'policy-monitor[postgres]'."
+            if parsed.get_backend_name() == "postgresql"
+            else "Use SQLite (sqlite:///monitor.db) or PostgreSQL (postgresql://user@host/db)."
+        )
+        raise ConfigError(f"--db: no driver for {parsed.drivername} ({e}). {hint}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -78,7 +81,14 @@ def upgrade(engine: Engine, force: bool = False) -> None:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except OperationalError as e:
-        raise DatabaseError(f"database {engine.url.render_as_string(hide_password=True)}: {e.orig}") from None
+        first = str(e.orig).strip().splitlines()[0] if str(e.orig).strip() else type(e.orig).__name__
+        where = engine.url.render_as_string(hide_password=True)
+        hint = (
+            "Check that the directory exists and is writable."
+            if engine.dialect.name == "sqlite"
+            else "Check that the server is running and the URL is right."
+        )
+        raise DatabaseError(f"database {where}: {first}. {hint}") from None
     except SQLAlchemyError as e:
         raise DatabaseError(
             f"database {engine.url.render_as_string(hide_password=True)} could not be upgraded: {e}"
