@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -128,13 +129,21 @@ class Proc:
         self._out.close()
 
 
+@contextlib.contextmanager
+def processes() -> Iterator[list[Proc]]:
+    """Processes started inside; any still running at the end are killed."""
+    started: list[Proc] = []
+    try:
+        yield started
+    finally:
+        for p in started:
+            p.kill()
+
+
 @pytest.fixture
 def procs() -> Iterator[list[Proc]]:
-    """Processes started by a test; any still running at the end are killed."""
-    started: list[Proc] = []
-    yield started
-    for p in started:
-        p.kill()
+    with processes() as started:
+        yield started
 
 
 def start_daemon(procs: list[Proc], sources: Path, db: str) -> Proc:
