@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -78,14 +79,24 @@ def clean_env() -> dict[str, str]:
 class Proc:
     """A `monitor ...` process; stderr goes to a file so that it can be read while the process runs."""
 
-    def __init__(self, sources: Path, db: str, *args: str, log_format: str = "json", name: str = "monitor"):
+    def __init__(
+        self,
+        sources: Path,
+        db: str,
+        *args: str,
+        log_format: str = "json",
+        name: str = "monitor",
+        env: dict[str, str] | None = None,
+    ):
         n = len(list(sources.parent.glob(f"{name}-*.err")))
         self.err_path = sources.parent / f"{name}-{n}.err"
         self.out_path = sources.parent / f"{name}-{n}.out"
         self._err: IO[bytes] = self.err_path.open("wb")
         self._out: IO[bytes] = self.out_path.open("wb")
         cmd = [*MONITOR, "--sources", str(sources), "--db", db, "--log-format", log_format, *args]
-        self.proc = subprocess.Popen(cmd, stdout=self._out, stderr=self._err, cwd=sources.parent, env=clean_env())
+        self.proc = subprocess.Popen(
+            cmd, stdout=self._out, stderr=self._err, cwd=sources.parent, env=clean_env() | (env or {})
+        )
 
     @property
     def stderr(self) -> str:
@@ -146,8 +157,8 @@ def procs() -> Iterator[list[Proc]]:
         yield started
 
 
-def start_daemon(procs: list[Proc], sources: Path, db: str) -> Proc:
-    d = Proc(sources, db, "daemon", name="daemon")
+def start_daemon(procs: list[Proc], sources: Path, db: str, env: dict[str, str] | None = None) -> Proc:
+    d = Proc(sources, db, "daemon", name="daemon", env=env)
     procs.append(d)
     d.wait_logged("started", timeout=START_TIMEOUT)
     return d
@@ -190,16 +201,33 @@ def leases(db: str) -> list[Any]:
         engine.dispose()
 
 
+@pytest.fixture
+def stack() -> Iterator[contextlib.ExitStack]:
+    with contextlib.ExitStack() as s:
+        yield s
+
+
+@contextlib.contextmanager
+def notify_socket() -> Iterator[socket.socket]:
+    """What systemd listens on for a Type=notify service (a short path: AF_UNIX paths are limited)."""
+    with tempfile.TemporaryDirectory(prefix="pm") as d, socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(os.path.join(d, "notify"))
+        sock.settimeout(START_TIMEOUT)
+        yield sock
+
+
 # --- the service ----------------------------------------------------------------------------------------
 
 
 def test_checks_on_start_reloads_on_sighup_and_stops_on_sigterm(
-    site: Site, tmp_path: Path, sqlite_url: str, procs: list[Proc]
+    site: Site, tmp_path: Path, sqlite_url: str, procs: list[Proc], stack: contextlib.ExitStack
 ) -> None:
     site.html("/a", page())
     site.html("/b", page())
     sources = write_sources(tmp_path / "sources.yaml", [vendor("a", site.url("/a"))], defaults=YEARLY)
-    d = start_daemon(procs, sources, sqlite_url)
+    systemd = stack.enter_context(notify_socket())
+    d = start_daemon(procs, sources, sqlite_url, env={"NOTIFY_SOCKET": systemd.getsockname()})
+    assert systemd.recv(100) == b"READY=1"  # for a unit with Type=notify
     wait_for("the start-up check of /a", lambda: checks_of(sqlite_url, site.url("/a")) == ["new"])
 
     # SIGHUP: a new vendor is checked (and one whose site is down fails without harming the service);
@@ -229,6 +257,7 @@ def test_checks_on_start_reloads_on_sighup_and_stops_on_sigterm(
     d.send(signal.SIGTERM)
     assert d.wait(10) == 0, d.stderr
     assert d.logged("daemon stopped")
+    assert systemd.recv(100) == b"STOPPING=1"
     assert integrity(sqlite_url) == "ok"
     assert leases(sqlite_url) == []
     assert [r["level"] for r in d.logs() if r["level"] not in ("info", "warning")] == ["error"]  # the refusal
@@ -375,3 +404,48 @@ def test_daemon_queues_missed_sources_once_at_start(tmp_path: Path, sqlite_url: 
         assert daemon.queue == {("fresh", urls["fresh"])}
     finally:
         db.close()
+
+
+def test_a_pass_that_fails_as_a_whole_is_tried_again(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from policy_monitor.errors import DatabaseError
+
+    key = ("a", "https://a.example/p")
+    sources = write_sources(tmp_path / "sources.yaml", [vendor(*key)])
+    db = Database(sqlite_url)
+    daemon = Daemon(str(sources), db)
+
+    async def unreachable(*args: Any, **kwargs: Any) -> None:
+        raise DatabaseError("database postgresql://db/monitor: connection refused")
+
+    monkeypatch.setattr("policy_monitor.daemon.run_pass", unreachable)
+
+    async def one_pass() -> list[Any]:
+        daemon.scheduler = AsyncIOScheduler(timezone="UTC")
+        daemon.schedule()
+        assert daemon.queue == {key}
+        worker = asyncio.create_task(daemon.work())
+        await wait_async(lambda: not daemon.queue and not daemon.in_flight)
+        daemon.stopping = True
+        daemon.wake.set()
+        await worker
+        return [j for j in daemon.scheduler.get_jobs() if not j.id.startswith("source:")]
+
+    try:
+        retries = asyncio.run(one_pass())
+    finally:
+        db.close()
+    assert len(retries) == 1
+    assert 50 < (retries[0].trigger.run_date - datetime.now(UTC)).total_seconds() <= 60
+    retries[0].func(*retries[0].args)
+    assert daemon.queue == {key}
+
+
+async def wait_async(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.01)

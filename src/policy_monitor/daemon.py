@@ -20,6 +20,7 @@ import os
 import signal
 import socket
 import threading
+from datetime import timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 STOP_GRACE = 5.0  # seconds the checks in flight get after SIGTERM before they are cancelled
 DELIVERY_RETRY = 60  # seconds between passes over pending deliveries
+PASS_RETRY = 60  # seconds before the sources of a pass that failed as a whole are queued again
 
 Key = tuple[str, str]  # (vendor id, url)
 
@@ -192,11 +194,26 @@ class Daemon:
                 fields = {k: v for k, v in dataclasses.asdict(summary).items() if k != "not_due"}
                 log.info("pass: %s", summary.line(), extra={"summary": fields})
             except MonitorError as e:
-                log.error("pass failed, the next schedule tries again: %s", e)
-            except Exception:  # noqa: BLE001 - a service keeps running; the next schedule tries again
-                log.exception("unexpected error while checking %d source(s)", len(batch))
+                log.error("pass failed, tried again in %d s: %s", PASS_RETRY, e)
+                self.retry_later(batch)
+            except Exception:  # noqa: BLE001 - a service keeps running (e.g. through a database restart)
+                log.exception(
+                    "unexpected error while checking %d source(s), tried again in %d s", len(batch), PASS_RETRY
+                )
+                self.retry_later(batch)
             finally:
                 self.in_flight = set()
+
+    def retry_later(self, batch: set[Key]) -> None:
+        """A pass that failed as a whole (the database was unreachable, say) is queued again shortly,
+        rather than waiting for the sources' next fire time."""
+        if self.scheduler is not None and not self.stopping:
+            when = utcnow() + timedelta(seconds=PASS_RETRY)
+            self.scheduler.add_job(self.enqueue_all, "date", run_date=when, args=[batch])
+
+    def enqueue_all(self, keys: set[Key]) -> None:
+        for key in keys:
+            self.enqueue(key)
 
     async def retry_deliveries(self) -> None:
         """Pending deliveries whose backoff has passed, on their own schedule (a pass in progress delivers
