@@ -39,6 +39,7 @@ class Settings:
             from .registry import load_registry
 
             registry = load_registry(self.sources_path)
+            self._check_browser(registry)
             for i, ch in enumerate(registry.notify):
                 try:
                     check_available(ch)
@@ -54,6 +55,19 @@ class Settings:
 
             self._db = Database(self.db_url)
         return self._db
+
+    def _check_browser(self, registry: Any) -> None:
+        """Sources with `render: browser` need Playwright and Chromium: say so before anything runs."""
+        from .render import check_available
+
+        for i, v in enumerate(registry.vendors):
+            for j, src in enumerate(v.sources):
+                if src.render == "browser":
+                    try:
+                        check_available()
+                    except MonitorError as e:
+                        raise ConfigError(f"{self.sources_path}: vendors[{i}].sources[{j}].render: {e}") from None
+                    return
 
     def registry_and_db(self) -> tuple[Any, Any]:
         """The database, opened only once the sources file proved valid: a bad file writes nothing."""

@@ -30,6 +30,7 @@ from .fetch import Fetcher, FetchRequest, FetchResult, FetchSettings
 from .mismatch import sweep
 from .record import Context, Recorded, record
 from .registry import Registry, Source, Vendor
+from .render import BrowserFetcher
 from .store import Database
 from .store.schema import SourceRow, utcnow
 
@@ -206,10 +207,16 @@ async def run_pass(
         on_total(len(mine))
 
     writer = Writer(db, registry, summary, on_progress)
-    async with Fetcher(fetch_settings(registry), transport=transport) as fetcher, Analyser() as analyser:
+    settings = fetch_settings(registry)
+    async with (
+        Fetcher(settings, transport=transport) as fetcher,
+        BrowserFetcher(settings) as browser,  # starts Chromium only if a `render: browser` source is checked
+        Analyser() as analyser,
+    ):
 
         async def check(job: Job) -> None:
-            result = await fetcher.fetch(job.request(registry))
+            fetch = browser.fetch if job.source.render == "browser" else fetcher.fetch
+            result = await fetch(job.request(registry))
             analysis: Analysis | str | None = None
             if job.needs_analysis(result):
                 rules = PageRules(job.source.select, tuple(job.source.remove), tuple(job.source.ignore))
