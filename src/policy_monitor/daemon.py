@@ -140,12 +140,12 @@ class Daemon:
         """(Re)create one cron job per source and queue the ones due now: never checked, or a fire time of
         their schedule passed since their last check (missed while the daemon was down: caught up once)."""
         assert self.scheduler is not None
+        ids = sync_sources(self.db, self.registry)  # the database first: if it fails, nothing has changed
+        with self.db.session() as s:
+            last = dict(s.execute(select(SourceRow.id, SourceRow.last_checked_at)).all())
         for job in self.scheduler.get_jobs():
             if job.id.startswith("source:"):
                 job.remove()
-        ids = sync_sources(self.db, self.registry)
-        with self.db.session() as s:
-            last = dict(s.execute(select(SourceRow.id, SourceRow.last_checked_at)).all())
         now = utcnow()
         reg = self.registry
         for v in reg.vendors:
@@ -249,7 +249,7 @@ class Daemon:
         self.registry = registry
         try:
             self.schedule()
-        except MonitorError as e:
+        except Exception as e:  # noqa: BLE001 - e.g. the database is unreachable: the schedules stay as they were
             self.registry = old
             log.error("reload failed, keeping the running registry: %s", e)
             return
