@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _loopback import Sites, monitor_command  # noqa: E402
-from perf import DOC, ROOT, machine, write_section  # noqa: E402
+from perf import DOC, ROOT, _tree_memory, machine, write_section  # noqa: E402
 
 START, END = "<!-- daemon:start -->", "<!-- daemon:end -->"
 
@@ -42,6 +42,7 @@ class Sample:
     checks: int
     rss_mb: float
     hwm_mb: float
+    tree_pss_mb: float  # the daemon and its page-reading worker processes, summed PSS
 
 
 def proc_status(pid: int) -> tuple[float, float]:
@@ -90,6 +91,7 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the daemon (finally below) when stopped
     work = Path(tempfile.mkdtemp(prefix="monitor-daemon-"))
     db = work / "monitor.db"
     log_path = work / "daemon.log"
@@ -110,10 +112,11 @@ def main() -> None:
                 if proc.poll() is not None:
                     raise SystemExit(f"daemon exited early with {proc.returncode}; see {log_path}")
                 rss, hwm = proc_status(proc.pid)
-                s = Sample(elapsed, count_checks(db), rss, hwm)
+                s = Sample(elapsed, count_checks(db), rss, hwm, _tree_memory(proc.pid, {})[0])
                 samples.append(s)
                 print(
-                    f"  {s.seconds:6.0f}s  checks {s.checks:6d}  RSS {s.rss_mb:6.1f} MB  peak {s.hwm_mb:6.1f} MB",
+                    f"  {s.seconds:6.0f}s  checks {s.checks:6d}  RSS {s.rss_mb:6.1f} MB  peak {s.hwm_mb:6.1f} MB  "
+                    f"tree PSS {s.tree_pss_mb:6.1f} MB",
                     flush=True,
                 )
                 if elapsed >= next_churn and args.churn > 0:
@@ -154,6 +157,7 @@ def report(args, samples, final_checks, code, log_tail, errors, outcomes, alerts
     warm = next((s for s in samples if s.checks >= args.sources), samples[-1])
     after = [s for s in samples if s.seconds >= warm.seconds]
     k = slope([(s.checks / 1000, s.rss_mb) for s in after])
+    k_tree = slope([(s.checks / 1000, s.tree_pss_mb) for s in after])
     last = samples[-1]
     peak = max(s.hwm_mb for s in samples)
     lines = [
@@ -169,16 +173,20 @@ def report(args, samples, final_checks, code, log_tail, errors, outcomes, alerts
         f"Errors in the log: {errors}.",
         f"- RSS after the first pass ({warm.checks} checks, {warm.seconds:.0f} s): **{warm.rss_mb:.1f} MB**; "
         f"at the end ({last.checks} checks): **{last.rss_mb:.1f} MB**; peak (VmHWM): {peak:.1f} MB.",
-        f"- RSS against checks after the first pass: **{k:+.2f} MB per 1,000 checks** (least squares over "
-        f"{len(after)} samples).",
+        f"- Summed PSS of the daemon and its worker processes: after the first pass {warm.tree_pss_mb:.1f} MB, "
+        f"at the end {last.tree_pss_mb:.1f} MB, largest sample {max(s.tree_pss_mb for s in samples):.1f} MB.",
+        f"- Against checks after the first pass: RSS **{k:+.2f} MB per 1,000 checks**, process tree PSS "
+        f"**{k_tree:+.2f} MB per 1,000 checks** (least squares over {len(after)} samples).",
         f"- Last lines of the daemon's log: `{' / '.join(ln[-160:] for ln in log_tail)}`",
         "",
-        "| seconds | checks | RSS MB | peak MB |",
-        "|---:|---:|---:|---:|",
+        "| seconds | checks | RSS MB (daemon) | peak RSS MB (daemon) | PSS MB (daemon + workers) |",
+        "|---:|---:|---:|---:|---:|",
     ]
     step = max(1, len(samples) // 20)
     shown = samples[::step] + ([samples[-1]] if (len(samples) - 1) % step else [])
-    lines += [f"| {s.seconds:.0f} | {s.checks} | {s.rss_mb:.1f} | {s.hwm_mb:.1f} |" for s in shown]
+    lines += [
+        f"| {s.seconds:.0f} | {s.checks} | {s.rss_mb:.1f} | {s.hwm_mb:.1f} | {s.tree_pss_mb:.1f} |" for s in shown
+    ]
     return "\n".join(lines)
 
 

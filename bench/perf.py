@@ -166,11 +166,16 @@ def _descendants(root: int) -> list[int]:
     return out
 
 
-def _tree_memory(root: int) -> tuple[float, float]:
-    """Summed PSS and RSS (MB) of a process tree, from /proc/PID/smaps_rollup."""
+def _tree_memory(root: int, cpu: dict[int, float]) -> tuple[float, float]:
+    """Summed PSS and RSS (MB) of a process tree, from /proc/PID/smaps_rollup; records each process's CPU
+    seconds so far (utime + stime) in `cpu`."""
     pss = rss = 0
+    tick = os.sysconf("SC_CLK_TCK")
     for pid in _descendants(root):
         try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            cpu[pid] = (int(fields[11]) + int(fields[12])) / tick
             for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):
                     pss += int(line.split()[1])
@@ -188,11 +193,12 @@ class TreeSampler(threading.Thread):
         super().__init__(daemon=True)
         self.root, self.period = root, period
         self.pss = self.rss = 0.0
+        self.cpu: dict[int, float] = {}  # pid -> CPU seconds last seen
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.wait(self.period):
-            pss, rss = _tree_memory(self.root)
+            pss, rss = _tree_memory(self.root, self.cpu)
             self.pss, self.rss = max(self.pss, pss), max(self.rss, rss)
 
 
@@ -214,7 +220,9 @@ def monitor_run(sources: Path, db: Path, extra_env: dict[str, str] | None = None
         sampler.done.set()
         sampler.join()
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        # children's rusage misses worker processes nobody waited for; the samples miss each process's last
+        # 0.1 s: take the larger
+        cpu = max((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), sum(sampler.cpu.values()))
         if gnu:
             fields = Path(rss_file.name).read_text().strip().splitlines()[-1].split()
             kb = int(fields[0])
@@ -407,14 +415,25 @@ def machine() -> str:
     )
 
 
-def write_section(doc: Path, start: str, end: str, body: str) -> None:
+def write_section(doc: Path, start: str, end: str, body: str, within: str | None = None) -> None:
+    """Replace the text between the markers `start` and `end` with `body`; where they are missing, add the
+    block before the marker `within` (or at the end of the document)."""
     text = doc.read_text() if doc.exists() else "# Benchmarks\n"
     block = f"{start}\n{body}\n{end}"
     if start in text and end in text:
         text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
+    elif within and within in text:
+        text = text.replace(within, block + "\n\n" + within, 1)
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     doc.write_text(text)
+
+
+def block_key(cfg: Config) -> str:
+    kind = "static" if cfg.static else "dynamic"
+    return f"{cfg.pages}p-{cfg.hosts}h-{cfg.latency * 1000:g}ms-{cfg.size_kb:g}kb-{kind}" + (
+        "-tool-limits" if cfg.tool_limits else ""
+    )
 
 
 def profile(cfg: Config, out: Path, top: int = 25) -> str:
@@ -477,6 +496,49 @@ def profile(cfg: Config, out: Path, top: int = 25) -> str:
     return "\n".join(lines)
 
 
+def profile_analyse(cfg: Config, n: int = 40, top: int = 15) -> str:
+    """Reading pages (normalise + extract) in this process under cProfile: the `monitor run` profile above
+    cannot see it once it runs in worker processes."""
+    import cProfile
+    import pstats
+
+    from _loopback import page_html
+
+    from policy_monitor.analyse import PageRules, analyse
+
+    pages = [page_html(i, 0, cfg.size_kb) for i in range(n)]
+    rules = PageRules(None, (), ())
+    analyse(pages[0], "text/html", rules)  # compile the patterns first
+    cpu = time.process_time()
+    for h in pages:
+        analyse(h, "text/html", rules)
+    per_page = (time.process_time() - cpu) / n
+    prof = cProfile.Profile()
+    prof.enable()
+    for h in pages:
+        analyse(h, "text/html", rules)
+    prof.disable()
+    stats = pstats.Stats(prof)
+    entries = sorted(
+        (
+            (ct, tt, nc, f"{_short(file)}:{line}({func})")
+            for (file, line, func), (_c, nc, tt, ct, _x) in stats.stats.items()  # type: ignore[attr-defined]
+            if "policy_monitor" in file
+        ),
+        reverse=True,
+    )
+    lines = [
+        f"Reading one ~{cfg.size_kb:g} KB page (`policy_monitor.analyse.analyse`: normalise + extract facts) costs "
+        f"**{per_page * 1000:.1f} ms of CPU** (mean of {n} pages, no profiler). Under cProfile, "
+        f"per {n} pages:",
+        "",
+        "| cumulative s | own s | calls | function |",
+        "|---:|---:|---:|---|",
+    ]
+    lines += [f"| {ct:.3f} | {tt:.3f} | {nc} | `{name}` |" for ct, tt, nc, name in entries[:top]]
+    return "\n".join(lines)
+
+
 def _short(file: str) -> str:
     for marker in ("site-packages/", "policy_monitor/", "lib/python3"):
         if marker in file:
@@ -495,6 +557,7 @@ def main() -> None:
     ap.add_argument("--tool-limits", action="store_true", help="keep the tool's default concurrency limits")
     ap.add_argument("--both", action="store_true", help="run dynamic and static pages")
     ap.add_argument("--large", action="store_true", help="also run 10,000 pages on 100 hosts, 0 ms, 4 KB, once")
+    ap.add_argument("--skip-main", action="store_true", help="with --large: run only the 10,000-source variant")
     ap.add_argument("--profile", type=Path, default=None, help="also profile one cold run into this file")
     ap.add_argument("--doc", type=Path, default=DOC)
     ap.add_argument("--no-write", action="store_true")
@@ -510,34 +573,31 @@ def main() -> None:
     if args.large:
         configs.append((Config(10_000, 100, 0.0, 4, False, args.tool_limits), 1, True))
 
-    sections = []
+    if args.skip_main:
+        configs = [c for c in configs if c[2]]
+    head = (
+        f"Machine: {machine()}. Reproduce: `python bench/perf.py {' '.join(sys.argv[1:])}`"
+        f" ({time.strftime('%H:%M UTC', time.gmtime())}). Main-process RSS: {rss_method()}."
+    )
     dump = []
     for cfg, repeat, large in configs:
         print(cfg.label(), flush=True)
         trials = run_config(cfg, repeat)
-        sections.append(table(cfg, trials, large))
+        body = head + "\n\n" + table(cfg, trials, large)
         dump.append({"config": asdict(cfg), "trials": [asdict(t) for t in trials]})
-    prof = ""
+        print()
+        print(body)
+        key = block_key(cfg)
+        if not args.no_write:
+            write_section(args.doc, f"<!-- perf:{key}:start -->", f"<!-- perf:{key}:end -->", body, within=END)
     if args.profile:
-        prof = profile(configs[0][0], args.profile)
+        prof = head + "\n\n" + profile(configs[0][0], args.profile) + "\n\n" + profile_analyse(configs[0][0])
         print(prof)
-
-    body = "\n".join(
-        [
-            f"Machine: {machine()}. Peak RSS measured with {rss_method()}.",
-            "",
-            "Reproduce: `python bench/perf.py " + " ".join(sys.argv[1:]) + "`",
-            "",
-            "\n\n".join(sections),
-        ]
-        + (["", prof] if prof else [])
-    )
-    print()
-    print(body)
+        if not args.no_write:
+            write_section(args.doc, "<!-- perf:profile:start -->", "<!-- perf:profile:end -->", prof, within=END)
     if args.json:
         args.json.write_text(json.dumps(dump, indent=1))
     if not args.no_write:
-        write_section(args.doc, START, END, body)
         print(f"\nwrote {args.doc.relative_to(ROOT) if args.doc.is_relative_to(ROOT) else args.doc}")
 
 
