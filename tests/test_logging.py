@@ -96,7 +96,6 @@ def test_json_log_format_writes_json_lines_on_stderr(monitor: Monitor, site: Sit
     assert changed and changed[0]["level"] == "info" and site.url("/ok") in changed[0]["message"]
 
 
-@pytest.mark.xfail(strict=True, reason="`monitor run` echoes each failure as a plain-text line on stderr as well")
 def test_json_log_format_reports_failures_as_json_lines(monitor: Monitor) -> None:
     r = monitor("--log-format", "json", "run")
     assert r.code == 3

@@ -199,9 +199,7 @@ def run(ctx: click.Context, vendors: tuple[str, ...], force: bool) -> None:
     if bar:
         bar.finish()
     if not ctx.meta["quiet"]:
-        click.echo(summary.line())
-        for vendor, url, reason in summary.failures:
-            click.echo(f"  failed: {vendor} {url}: {reason}", err=True)
+        click.echo(summary.line())  # each failure was logged on stderr as it happened
     ctx.exit(summary.exit_code)
 
 
