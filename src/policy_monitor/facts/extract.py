@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from . import retention, scope, training
 from .model import Extraction, Fact
 from .sentences import Pending, Unit, lines, may_contain
@@ -53,15 +55,14 @@ def _mentions_coverage(unit: Unit) -> bool:
     return "appl" in unit.clean or "cover" in unit.clean
 
 
-def _scope_sentences(text: str, items: list[Unit | Pending]) -> list[str]:
+def _scope_sentences(text: str, items: list[Unit | Pending]) -> Iterator[str]:
     """The cleaned sentences among the first `_SCOPE_SENTENCES` that mention applying or covering.
 
     A pending line mentioning neither is counted by bounds (at least one sentence, at most `most`),
     and split only when a later candidate's position cannot be told otherwise.
     """
-    out: list[str] = []
     if not may_contain(text, "appl", "cover"):
-        return out
+        return
     low = high = 0  # bounds on the number of sentences before the current one
     uncounted: list[Pending] = []
     for item in items:
@@ -70,23 +71,22 @@ def _scope_sentences(text: str, items: list[Unit | Pending]) -> list[str]:
                 uncounted.append(item)
                 low, high = low + 1, high + item.most
                 if low >= _SCOPE_SENTENCES:
-                    return out
+                    return
                 continue
             units: list[Unit] | tuple[Unit] = item.units
         else:
             units = (item,)
         for u in units:
             if low >= _SCOPE_SENTENCES:
-                return out
+                return
             if _mentions_coverage(u):
                 if high >= _SCOPE_SENTENCES:
                     low = high = low + sum(len(p.units) - 1 for p in uncounted)
                     uncounted.clear()
                     if low >= _SCOPE_SENTENCES:
-                        return out
-                out.append(u.clean)
+                        return
+                yield u.clean
             low, high = low + 1, high + 1
-    return out
 
 
 def _facts(text: str) -> tuple[tuple[Fact, ...], dict[Fact, int]]:

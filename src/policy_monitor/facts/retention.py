@@ -10,6 +10,7 @@ with exceptions, while "flagged content is kept for two years" is the flagged-co
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from . import durations
 from .sentences import Unit
@@ -94,6 +95,12 @@ _CLAUSE = re.compile(
 _LABEL = re.compile(r"^([^:]{2,80}):\s+\S")
 _IN_MODEL = re.compile(r"\bin (?:the |our )?(?:\w+ ){0,2}models?\b", re.IGNORECASE)
 _LEADING_FOR = re.compile(r"^(?:For|During|In)\s+[^,]{3,60},\s")
+_EXCEPTION_START = re.compile(r",?\s*(?:unless|except)", re.IGNORECASE)
+_AFTER = re.compile(r"\bafter\b")
+_BY_DEFAULT = re.compile(r"\bby default\b", re.IGNORECASE)
+_CONDITIONAL = re.compile(r"\b(?:if|when|unless|so that|once)\b", re.IGNORECASE)
+_IF_WHEN = re.compile(r"\b(?:if|when|so that|once)\b", re.IGNORECASE)
+_UNTIL = re.compile(r"\buntil\b")
 
 
 def _clauses(text: str) -> list[tuple[int, int]]:
@@ -124,20 +131,47 @@ def about_content(text: str, context: tuple[str, ...]) -> bool:
     return any(CONTENT.search(c) and not OTHER_DATA.search(c) for c in context[-2:])
 
 
+# a word each pattern needs (lower case): without one of them in a sentence, the pattern is not tried
+_RETAIN_NEEDS = (
+    "retain", "retention", "kept", "keep", "stor", "log", "delet", "remov", "purg", "destroy", "eras", "hold",
+    "held", "persist", "save", "how long",
+)  # fmt: skip
+_ZDR_NEEDS = ("zero", "zdr")
+# what any fact of `read` needs: a unit of a period (durations), a word ZERO needs, one UNKNOWN needs,
+# one NO_STORAGE needs (for `_storage_can_be_turned_off`) or one ZDR_WORDS needs
+_OUTPUT_NEEDS = (
+    "second", "minute", "hour", "day", "week", "month", "year",
+    "not", "never", "n't", "zero", "retention", "deleted", "discarded", "only",
+    "until", "as long as", "duration of",
+    "no longer",
+    "zdr",
+)  # fmt: skip
+
+
+@lru_cache(maxsize=4096)
+def _retains(context: str) -> bool:
+    return RETAIN.search(context) is not None
+
+
 def read(unit: Unit) -> list[tuple[str, str, str]]:
     """(kind, value, condition) triples of one sentence: retention periods and zero-retention offers."""
     text = unit.clean
     out: list[tuple[str, str, str]] = []
-    ctx = " ".join(unit.context[-3:])
-    retains = bool(RETAIN.search(text)) or bool(RETAIN.search(ctx))
+    retain = RETAIN.search(text) if unit.could_contain(*_RETAIN_NEEDS) else None
+    if retain is None and not unit.could_contain(*_ZDR_NEEDS) and not _retains(" ".join(unit.context[-3:])):
+        return out  # neither a retention verb (in the sentence or its context) nor zero data retention
+    if not unit.could_contain(*_OUTPUT_NEEDS):
+        return out  # no period, negation, "until"... and no zero data retention: nothing below can be found
+    retains = retain is not None or _retains(" ".join(unit.context[-3:]))
     if not retains or not about_content(text, unit.context):
-        if RETAIN.search(text) and _storage_can_be_turned_off(text):
+        if retain is not None and _storage_can_be_turned_off(text):
             out.append(("zdr", "available", "zdr"))
         return _zdr(text, out)
     third_party = bool(THIRD_PARTY.search(unit.context[-1])) if unit.context else False
     spans = _clauses(text)
-    for d in durations.find(text):
-        if not RETAIN.search(text) and not _LABEL.match(text) and not unit.context:
+    periods = durations.find(text)
+    for d in periods:
+        if retain is None and not _LABEL.match(text) and not unit.context:
             continue
         a, b = next((s for s in spans if s[0] <= d.start < s[1]), (0, len(text)))
         clause = text[a:b]
@@ -150,30 +184,32 @@ def read(unit: Unit) -> list[tuple[str, str, str]]:
             condition = "account-lifetime"
         elif SETTING.search(clause) or SETTING.search(text[:a]):
             condition = "setting"
-        elif ABUSE.search(clause) and a > 0 and re.match(r",?\s*(?:unless|except)", text[a:b], re.I):
+        elif ABUSE.search(clause) and a > 0 and _EXCEPTION_START.match(text[a:b]):
             condition = "abuse-exception"
         elif ABUSE.search(clause):
             condition = "abuse"
-        elif LEGAL.search(clause) and not re.search(r"\bafter\b", text[a : d.start]):
+        elif LEGAL.search(clause) and not _AFTER.search(text[a : d.start]):
             condition = "legal"
-        elif a > 0 and re.match(r",?\s*(?:unless|except)", text[a:b], re.I):
+        elif a > 0 and _EXCEPTION_START.match(text[a:b]):
             condition = "exception"
         else:
             condition = "default"
         out.append(("retention", d.iso, condition))
-    if ZERO.search(text) and not _IN_MODEL.search(text[ZERO.search(text).end() :][:40]):  # type: ignore[union-attr]
-        if ZDR_WORDS.search(text) and not re.search(r"\bby default\b", text, re.I):
+    zero = ZERO.search(text)
+    if zero and not _IN_MODEL.search(text[zero.end() :][:40]):
+        if ZDR_WORDS.search(text) and not _BY_DEFAULT.search(text):
             out.append(("retention", "zero", "zdr"))
-        elif CHOICE.search(text) and re.search(r"\b(?:if|when|unless|so that|once)\b", text, re.I):
+        elif CHOICE.search(text) and _CONDITIONAL.search(text):
             out.append(("retention", "zero", "zdr"))
             out.append(("zdr", "available", "zdr"))
         elif _LEADING_FOR.match(text) or SETTING.search(text):
             out.append(("retention", "zero", "setting"))
-        elif not durations.find(text):
+        elif not periods:
             out.append(("retention", "zero", "default"))
-    elif not durations.find(text) and UNKNOWN.search(text) and RETAIN.search(text):
-        cond = "until-deleted" if re.search(r"\buntil\b", UNKNOWN.search(text).group(0)) else "as-needed"  # type: ignore[union-attr]
-        out.append(("retention", "unknown", cond))
+    elif not periods and retain is not None:
+        unknown = UNKNOWN.search(text)
+        if unknown:
+            out.append(("retention", "unknown", "until-deleted" if _UNTIL.search(unknown.group(0)) else "as-needed"))
     if OPT_OUT_OF_RETENTION.search(text) and any(k == "retention" for k, _, _ in out):
         out.append(("zdr", "available", "zdr"))
     elif _storage_can_be_turned_off(text) and ("zdr", "available", "zdr") not in out:
@@ -183,9 +219,7 @@ def read(unit: Unit) -> list[tuple[str, str, str]]:
 
 def _storage_can_be_turned_off(text: str) -> bool:
     """ "If the customer is approved for ..., the data storage ... is not performed": storage is optional."""
-    return bool(
-        CHOICE.search(text) and NO_STORAGE.search(text) and re.search(r"\b(?:if|when|so that|once)\b", text, re.I)
-    )
+    return bool(CHOICE.search(text) and NO_STORAGE.search(text) and _IF_WHEN.search(text))
 
 
 def _zdr(text: str, out: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:

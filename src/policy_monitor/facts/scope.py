@@ -8,6 +8,7 @@ API is a consumer document, and its unqualified sentences are about consumers.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 BUSINESS = re.compile(
     r"\b(?:APIs?|API[- ]?Platform|businesses|business (?:users?|customers?|offerings?|accounts?|plans?|data|"
@@ -54,8 +55,11 @@ def tier(text: str) -> str | None:
     return None
 
 
-def document_scope(sentences: list[str]) -> str:
-    """The scope of a sentence that names no offering: "consumer", "business" or "all"."""
+def document_scope(sentences: Iterable[str]) -> str:
+    """The scope of a sentence that names no offering: "consumer", "business" or "all".
+
+    Decided by the first sentence that excludes an offering: `sentences` is read no further.
+    """
     for s in sentences:
         m = _EXCLUSION.search(s)
         if m:

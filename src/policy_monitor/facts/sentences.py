@@ -54,22 +54,43 @@ class Unit:
         """The sentence with markup removed and whitespace collapsed (what the rules read)."""
         return clean(self.raw)
 
+    @cached_property
+    def folded(self) -> str | None:
+        """`clean` lower-cased, to test cheaply which words a case-insensitive pattern could find in it.
+
+        None when it holds a character that such a pattern takes for an ASCII letter other than its
+        lower case ("İ", "ı" and "ſ" match i, i and s): then only the pattern can tell.
+        """
+        text = self.clean
+        if not text.isascii() and ("\u0130" in text or "\u0131" in text or "\u017f" in text):
+            return None
+        return text.lower()
+
+    def could_contain(self, *words: str) -> bool:
+        """False when a case-insensitive pattern needing one of `words` (lower case) cannot match `clean`."""
+        folded = self.folded
+        return folded is None or any(w in folded for w in words)
+
 
 def clean(text: str) -> str:
     """Text as a reader sees it: Markdown links, emphasis, escapes and tags removed."""
     ascii_only = text.isascii()  # then there is nothing invisible, typographic or non-breaking to fold
     if not ascii_only:
         text = _INVISIBLE.sub("", text)
-    if "[" in text:
-        text = _LINK.sub(r"\1", text)
-        text = _REF_LINK.sub(r"\1", text)
+    # each pattern is tried only when the text holds what it cannot match without
+    if "](" in text:
+        text = _LINK.sub(_group1, text)
+    if "][" in text:
+        text = _REF_LINK.sub(_group1, text)
     if "<" in text:
         text = _HTML_TAG.sub(" ", text)
-    if "*" in text or "_" in text or "~" in text:
-        for _ in range(2):
-            text = _EMPHASIS.sub(r"\2", text)
+    if text.count("*") > 1 or text.count("_") > 1 or "~~" in text:
+        for _ in range(2):  # nested emphasis; a pass that changes nothing ends it
+            text, changed = _EMPHASIS.subn(_group2, text)
+            if not changed:
+                break
     if "\\" in text:
-        text = _ESCAPE.sub(r"\1", text)
+        text = _ESCAPE.sub(_group1, text)
     if "*" in text or "_" in text:
         text = text.replace("**", "").replace("__", "")
     if not ascii_only:
@@ -77,6 +98,14 @@ def clean(text: str) -> str:
         text = text.replace("\u00a0", " ")
     # str.split() and the regex class \s agree on what whitespace is; the ends are stripped below anyway
     return " ".join(text.split()).strip(" \t|")
+
+
+def _group1(m: re.Match[str]) -> str:
+    return m.group(1)  # as the template r"\1" (the group always takes part), without parsing it per match
+
+
+def _group2(m: re.Match[str]) -> str:
+    return m.group(2)
 
 
 def may_contain(raw: str, *words: str) -> bool:
@@ -118,6 +147,10 @@ def _ends_sentence(line: str, dot: int) -> bool:
 
 def _split_line(line: str) -> list[tuple[int, int]]:
     """Sentence spans inside one line."""
+    ascii_only = line.isascii()  # then it holds no CJK full stop
+    if "." not in line and "!" not in line and "?" not in line and (ascii_only or not _CJK_END.search(line)):
+        a, b = len(line) - len(line.lstrip()), len(line.rstrip())
+        return [(a, b)] if b > a else []
     spans: list[tuple[int, int]] = []
     start = 0
     for m in _BOUNDARY.finditer(line):
@@ -128,16 +161,15 @@ def _split_line(line: str) -> list[tuple[int, int]]:
             continue
         spans.append((start, end))
         start = end
-    for m in _CJK_END.finditer(line, start):
-        spans.append((start, m.end()))
-        start = m.end()
+    if not ascii_only:
+        for m in _CJK_END.finditer(line, start):
+            spans.append((start, m.end()))
+            start = m.end()
     spans.append((start, len(line)))
     out = []
     for a, b in spans:
-        while a < b and line[a].isspace():
-            a += 1
-        while b > a and line[b - 1].isspace():
-            b -= 1
+        piece = line[a:b]
+        a, b = a + len(piece) - len(piece.lstrip()), b - len(piece) + len(piece.rstrip())
         if b > a:
             out.append((a, b))
     return out
@@ -178,18 +210,19 @@ def lines(text: str, defer: Callable[[int, int], bool] | None = None) -> list[Un
     units: list[Unit | Pending] = []
     headings: list[tuple[int, str]] = []  # (level, text)
     items: list[tuple[int, str]] = []  # (indent, text) of open list items
-    lines = text.splitlines(keepends=True)
-    count = len(lines)
+    rows = text.splitlines(keepends=True)
+    bare = [row.rstrip("\r\n") for row in rows]
+    bare.append("")
     skip = -1  # the underline of a setext heading
     base = 0
     ctx: tuple[str, ...] | None = None  # the context while headings and items do not change
-    for i, raw in enumerate(lines):
-        offset, base = base, base + len(raw)
-        line = raw.rstrip("\r\n")
-        if i == skip or not line.strip():
+    for i, row in enumerate(rows):
+        offset, base = base, base + len(row)
+        line = bare[i]
+        if i == skip or not line or line.isspace():
             continue
-        nxt = lines[i + 1].rstrip("\r\n") if i + 1 < count else ""
-        if _TABLE_SEP.match(line) and "|" in line:
+        nxt = bare[i + 1]
+        if "|" in line and _TABLE_SEP.match(line):
             continue
         hm = _HEADING.match(line)
         setext = bool(_SETEXT.match(nxt)) and not _LIST_MARKER.match(line) and not _SETEXT.match(line)
@@ -208,7 +241,9 @@ def lines(text: str, defer: Callable[[int, int], bool] | None = None) -> list[Un
                 units.append(Unit(offset + body_start, offset + end, line[body_start:end], _ctx(headings, items), True))
                 headings.append((level, text_clean))
             continue
-        if line.lstrip().startswith("|"):
+        unindented = line.lstrip()
+        indent = len(line) - len(unindented)
+        if unindented.startswith("|"):
             # a table row: each cell (and each <br>-separated piece of a cell) is split into sentences;
             # the row's first cell (what the row is about) is context for the others
             pieces = [(m.start(), m.end()) for m in _CELL.finditer(line)]
@@ -224,7 +259,6 @@ def lines(text: str, defer: Callable[[int, int], bool] | None = None) -> list[Un
                     if not first:
                         first = unit.clean[:200]
             continue
-        indent = len(line) - len(line.lstrip())
         lm = _LIST_MARKER.match(line)
         body = lm.end() if lm else indent
         if lm:
@@ -268,4 +302,4 @@ def lines(text: str, defer: Callable[[int, int], bool] | None = None) -> list[Un
 
 
 def _ctx(headings: list[tuple[int, str]], items: list[tuple[int, str]]) -> tuple[str, ...]:
-    return tuple(h for _, h in headings[-3:]) + tuple(t for _, t in items)
+    return tuple([h for _, h in headings[-3:]] + [t for _, t in items])

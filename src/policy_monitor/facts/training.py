@@ -94,7 +94,22 @@ EXCLUDING = re.compile(r"\bexclud\w*\s+(?:\w+\s+)?(?:model\s+)?training\b", re.I
 _MAIN_END = re.compile(r",?\s*\b(?:unless|except|other than|save)\b|\(\s*(?:1|a|i)\s*\)|—|–", re.IGNORECASE)
 _CLAUSE_START = re.compile(r";\s+|,\s+(?:and|but|while|whereas)\s+|\.\s+|\bbut\b|:\s", re.IGNORECASE)
 _PURPOSE = re.compile(r"^(?:to|for)\s+\w+", re.IGNORECASE)
+_VENDOR = re.compile(r"\b(?:we|us|our)\b", re.IGNORECASE)
+_YOURS = re.compile(r"\b(?:your|customer)\b", re.IGNORECASE)
 _IF_OPT_OUT = re.compile(r"\b(?:if|once|when|after) you(?:'ve| have)? (?:\w+ )?opt(?:s|ed)?[- ]?out\b", re.I)
+
+
+def _could_match(unit: Unit) -> bool:
+    """False when neither TRAIN nor NO_SERVICE_USE can match the sentence (tested on its lower case)."""
+    folded = unit.folded
+    if folded is None:
+        return True
+    if "train" in folded or "fine" in folded:  # TRAIN: (re)train..., fine-tune
+        return True
+    if "model" in folded and ("improv" in folded or "develop" in folded or "build" in folded or "creat" in folded):
+        return True  # TRAIN: improve/develop/build/create ... models ("model training" has "train")
+    # NO_SERVICE_USE: "not use ... to develop/improve"
+    return ("develop" in folded or "improve" in folded) and "use" in folded
 
 
 def read(unit: Unit, previous: str = "") -> list[tuple[str, str, int]]:
@@ -104,6 +119,8 @@ def read(unit: Unit, previous: str = "") -> list[tuple[str, str, int]]:
     strength 1: an item of a list of purposes ("To train and improve our models").
     """
     text = unit.clean
+    if not _could_match(unit):
+        return []
     m = TRAIN.search(text)
     if not m:
         n = NO_SERVICE_USE.search(text)
@@ -114,7 +131,7 @@ def read(unit: Unit, previous: str = "") -> list[tuple[str, str, int]]:
         return []
     if not USE_FOR_TRAINING.search(text):
         return []
-    if NOT_USER_DATA.search(text) and not re.search(r"\b(?:your|customer)\b", text[: m.start()], re.I):
+    if NOT_USER_DATA.search(text) and not _YOURS.search(text[: m.start()]):
         return []
     if _ANAPHORA.match(text) and NOT_USER_DATA.search(previous):
         return []  # "Consequently, we may use ..." continues a sentence about public data
@@ -124,11 +141,7 @@ def read(unit: Unit, previous: str = "") -> list[tuple[str, str, int]]:
     main = text[clause_start : m.start()]
     subjects = list(CUSTOMER_SUBJECT.finditer(text, 0, m.start()))
     subject = subjects[-1] if subjects else None
-    if (
-        subject is not None
-        and not OPT_OUT.search(text)
-        and not re.search(r"\b(?:we|us|our)\b", text[subject.end() : m.start()], re.IGNORECASE)
-    ):
+    if subject is not None and not OPT_OUT.search(text) and not _VENDOR.search(text[subject.end() : m.start()]):
         return []  # a rule for the customer ("Customer shall not use Outputs to develop models")
     purpose = bool(_PURPOSE.match(text)) or "|" in text
     if not purpose and not USER_CONTENT.search(text):
