@@ -181,3 +181,30 @@ def test_ack_hides_alerts_until_all(tmp_path: Path, site: Site, make_monitor: An
     assert [a["id"] for a in m("alerts", "--json").json()] == ids[2:]
     everything = m("alerts", "--json", "--all").json()
     assert [a["status"] for a in everything][:2] == ["acknowledged", "acknowledged"]
+
+
+def test_a_delivery_claimed_by_another_process_is_not_sent_twice(tmp_path: Path, site: Site, make_monitor: Any) -> None:
+    from sqlalchemy import update
+
+    from policy_monitor.notify.outbox import deliver_pending
+    from policy_monitor.store.schema import DeliveryRow, utcnow
+
+    hook = Receiver()
+    site.on_post = hook
+    m = setup(tmp_path, site, make_monitor)
+    m("run", env=ENV)
+    site.html("/p", page(60))
+    registry = load_registry(m.sources, environ=ENV)
+    db = Database(m.db)
+    asyncio.run(run_pass(registry, db, deliver=False))
+    from datetime import timedelta
+
+    with db.session() as s, s.begin():  # another live sender (the daemon, say) is sending them right now
+        s.execute(update(DeliveryRow).values(claim_owner="elsewhere:1:x", claim_until=utcnow() + timedelta(minutes=5)))
+    assert deliver_pending(db, registry.notify) == (0, 3)
+    assert hook.statuses == []
+    with db.session() as s, s.begin():  # that sender died without finishing: its claims run out
+        s.execute(update(DeliveryRow).values(claim_until=utcnow() - timedelta(seconds=1)))
+    assert deliver_pending(db, registry.notify) == (3, 0)
+    assert len(hook.deliveries) == 3
+    db.close()

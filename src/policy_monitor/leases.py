@@ -46,6 +46,18 @@ def take(db: Database, row_ids: Sequence[int], seconds: float) -> set[int]:
 
 
 def _take_over_dead(s: Session, row_id: int, owner: str | None, until: datetime) -> bool:
+    if not is_dead(owner):
+        return False
+    res = s.execute(
+        update(SourceRow)
+        .where(SourceRow.id == row_id, SourceRow.lease_owner == owner)
+        .values(lease_owner=OWNER, lease_until=until)
+    )
+    return bool(res.rowcount)  # type: ignore[attr-defined]
+
+
+def is_dead(owner: str | None) -> bool:
+    """True when `owner` names a process of this machine that no longer exists (it was killed)."""
     try:
         host, pid, _ = (owner or "").split(":")
         if host != socket.gethostname():
@@ -53,12 +65,7 @@ def _take_over_dead(s: Session, row_id: int, owner: str | None, until: datetime)
         os.kill(int(pid), 0)
         return False
     except ProcessLookupError:
-        res = s.execute(
-            update(SourceRow)
-            .where(SourceRow.id == row_id, SourceRow.lease_owner == owner)
-            .values(lease_owner=OWNER, lease_until=until)
-        )
-        return bool(res.rowcount)  # type: ignore[attr-defined]
+        return True
     except (ValueError, PermissionError):
         return False
 

@@ -16,8 +16,9 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
+from ..leases import OWNER, is_dead
 from ..registry import ChannelBase
 from ..store import Database
 from ..store.schema import AlertRow, DeliveryRow, utcnow
@@ -79,11 +80,14 @@ def _round(
             .order_by(DeliveryRow.alert_id)
         )
         rows = s.execute(q).all()
+    due = [
+        (d, a) for d, a in rows if not (respect_backoff and d.next_attempt_at is not None and d.next_attempt_at > now)
+    ]
+    mine = claim(db, [d.id for d, _ in due])
     work: dict[str, list[tuple[int, AlertMessage]]] = defaultdict(list)
-    for d, a in rows:
-        if respect_backoff and d.next_attempt_at is not None and d.next_attempt_at > now:
-            continue
-        work[d.channel].append((d.id, message_of(a, names)))
+    for d, a in due:
+        if d.id in mine:
+            work[d.channel].append((d.id, message_of(a, names)))
     sent = failed = 0
     for key, items in work.items():
         channel = by_key[key]
@@ -99,6 +103,7 @@ def _round(
                     d = s.get(DeliveryRow, ids[r.alert_id])
                     assert d is not None
                     d.attempts += 1
+                    d.claim_owner = d.claim_until = None
                     if r.ok:
                         d.status, d.sent_at, d.last_error = "sent", utcnow(), None
                     else:
@@ -110,7 +115,52 @@ def _round(
                 reason = next((r.reason for r in results if not r.ok), None)
                 log.warning("channel %s: delivery failed (%s); will retry", key, reason)
                 break
+    unclaim(db, list(mine))  # what a failing channel left unsent goes back to the pool
     return sent, failed
+
+
+CLAIM_SECONDS = 300
+
+
+def claim(db: Database, ids: Sequence[int]) -> set[int]:
+    """Take pending deliveries for this process, so a cron run and the daemon never send the same one."""
+    now = utcnow()
+    with db.session() as s, s.begin():
+        for i in range(0, len(ids), 500):
+            chunk = list(ids[i : i + 500])
+            holders = s.scalars(
+                select(DeliveryRow.claim_owner).where(DeliveryRow.id.in_(chunk), DeliveryRow.claim_owner.is_not(None))
+            )
+            dead = sorted({h for h in holders if h and is_dead(h)})  # a sender killed mid-way
+            s.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.id.in_(chunk), DeliveryRow.status == "pending")
+                .where(
+                    or_(
+                        DeliveryRow.claim_until.is_(None),
+                        DeliveryRow.claim_until < now,
+                        DeliveryRow.claim_owner.in_(dead),
+                    )
+                )
+                .values(claim_owner=OWNER, claim_until=now + timedelta(seconds=CLAIM_SECONDS))
+            )
+        taken: set[int] = set()
+        for i in range(0, len(ids), 500):
+            chunk = list(ids[i : i + 500])
+            taken.update(
+                s.scalars(select(DeliveryRow.id).where(DeliveryRow.id.in_(chunk), DeliveryRow.claim_owner == OWNER))
+            )
+    return taken
+
+
+def unclaim(db: Database, ids: Sequence[int]) -> None:
+    with db.session() as s, s.begin():
+        for i in range(0, len(ids), 500):
+            s.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.id.in_(list(ids[i : i + 500])), DeliveryRow.claim_owner == OWNER)
+                .values(claim_owner=None, claim_until=None)
+            )
 
 
 def message_of(a: AlertRow, names: Mapping[str, str]) -> AlertMessage:

@@ -181,6 +181,8 @@ class DeliveryRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime | None] = mapped_column(EpochMs)
     sent_at: Mapped[datetime | None] = mapped_column(EpochMs)
+    claim_owner: Mapped[str | None] = mapped_column(String(200))  # the process sending it now
+    claim_until: Mapped[datetime | None] = mapped_column(EpochMs)
 
 
 class MismatchRow(Base):
