@@ -230,8 +230,8 @@ def daemon(obj: Settings) -> None:
     SIGTERM/SIGINT after the checks in flight."""
     from .daemon import Daemon
 
-    obj.registry  # noqa: B018 - refuse a bad file before starting
-    Daemon(obj.sources_path, obj.db).serve()
+    db, registry = obj.registry_and_db()  # a bad file is refused before anything starts
+    Daemon(obj.sources_path, db, registry).serve()
 
 
 # --- facts ----------------------------------------------------------------------------------------------
