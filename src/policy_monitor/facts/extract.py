@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from . import retention, scope, training
@@ -15,13 +16,14 @@ _TOPIC = (
     "persist", "saved", "zero", "zdr", "model", "improv", "develop", "opt", "object", "day", "hour", "week",
     "month", "year",
 )  # fmt: skip
+_TOPIC_WORD = re.compile("|".join(_TOPIC))
 # the sentences that say what the document applies to are looked for among its first ones
 _SCOPE_SENTENCES = 400
 # words (whitespace-separated tokens, lower-cased) known to hold a topic word or not: pages share most
 # of their vocabulary, so a word is looked at once per process (the sets are emptied when they grow large)
 _TOPICAL: set[str] = set()
 _PLAIN: set[str] = set()
-_KNOWN_WORDS = 200_000
+_KNOWN_WORDS = 50_000
 
 
 def _has_topic(text: str) -> bool:
@@ -40,7 +42,7 @@ def _has_topic(text: str) -> bool:
         _TOPICAL.clear()
     found = False
     for token in new:
-        if any(w in token for w in _TOPIC):
+        if _TOPIC_WORD.search(token):
             _TOPICAL.add(token)
             found = True
         else:

@@ -30,10 +30,11 @@ _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
 _TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _CELL = re.compile(r"(?:(?!\||<br\s*/?>).)+", re.IGNORECASE)
-_BOUNDARY = re.compile(r"[.!?](?:[\"”’')\]*_]*)(?=\s+)")
-_NEXT_START = re.compile(r"\s+[\"“‘(\[*_]*[A-Z0-9\u4e00-\u9fff]")
+# a full stop (and closing quotes, brackets, emphasis) before whitespace and the start of a next sentence
+_BOUNDARY = re.compile(r"[.!?](?:[\"”’')\]*_]*)(?=\s+[\"“‘(\[*_]*[A-Z0-9\u4e00-\u9fff])")
 _CJK_END = re.compile(r"[。！？]")
 _WORD_BEFORE = re.compile(r"([A-Za-z.]+)$")
+_WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.")
 _SECTION_NUMBER = re.compile(r"(?:^|\s)\d+(?:\.\d+)*$")
 _WORD_CHAR = re.compile(r"\w")
 _FINAL_PUNCTUATION = re.compile(r"[.;,]$")
@@ -134,13 +135,17 @@ def _ends_sentence(line: str, dot: int) -> bool:
     """Whether the period at index `dot` of `line` ends a sentence (not an abbreviation or number)."""
     if line[dot] != ".":
         return True
-    m = _WORD_BEFORE.search(line, max(0, dot - 12), dot)
-    if m:
-        word = m.group(1).lower().strip(".")
-        if word in _ABBREVIATIONS:
-            return False
-        if len(word) == 1:  # an initial or a list letter: "J. Smith", "(a)."
-            return False
+    before = line[dot - 1] if dot else ""
+    if before in _WORD_CHARS:  # else no word ends at the period
+        m = _WORD_BEFORE.search(line, max(0, dot - 12), dot)
+        if m:
+            word = m.group(1).lower().strip(".")
+            if word in _ABBREVIATIONS:
+                return False
+            if len(word) == 1:  # an initial or a list letter: "J. Smith", "(a)."
+                return False
+    if not before.isdecimal():  # else no number ends at the period
+        return True
     # a section number such as "4.2." or "Section 3. "
     return not _SECTION_NUMBER.search(line[max(0, dot - 10) : dot])
 
@@ -155,8 +160,6 @@ def _split_line(line: str) -> list[tuple[int, int]]:
     start = 0
     for m in _BOUNDARY.finditer(line):
         end = m.end()
-        if not _NEXT_START.match(line, end):
-            continue
         if not _ends_sentence(line, m.start()):
             continue
         spans.append((start, end))
