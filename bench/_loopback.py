@@ -93,7 +93,7 @@ def page_html(index: int, version: int, size_kb: float) -> str:
     about `size_kb` KB of policy paragraphs (with one retention, one flagged-content and one training
     sentence), footer. `version` 0 and 1 differ only in the retention period."""
     rnd = random.Random(index)
-    name = f"Vendor {index}"
+    name = f"Vendor {_letters(index)}"  # no digits: a title with "404" or "503" in it reads as an error page
     target = int(size_kb * 1024)
     sections: list[str] = []
     length = 0
@@ -139,6 +139,16 @@ def page_html(index: int, version: int, size_kb: float) -> str:
 <script>document.querySelectorAll('.banner button').forEach(b=>b.onclick=()=>b.parentNode.remove());</script>
 </body></html>
 """
+
+
+def _letters(n: int) -> str:
+    out = ""
+    while True:
+        n, r = divmod(n, 26)
+        out = chr(ord("A") + r) + out
+        if n == 0:
+            return out
+        n -= 1
 
 
 def _make_handler(root: Path, latency: float, static: bool) -> type[http.server.BaseHTTPRequestHandler]:
@@ -190,6 +200,12 @@ def _make_handler(root: Path, latency: float, static: bool) -> type[http.server.
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # clients closing keep-alive connections
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 def _serve(root: str, hosts: int, latency: float, static: bool, conn: multiprocessing.connection.Connection) -> None:
