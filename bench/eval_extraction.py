@@ -104,7 +104,7 @@ def evaluate(corpus: Path) -> Result:
     return result
 
 
-def render(result: Result) -> str:
+def render(result: Result, speed: list[str] | None = None) -> str:
     lines = [START, "", "## Extraction (facts extractor)", ""]
     lines.append(
         f"Extractor version {EXTRACTOR_VERSION}, {result.docs} labelled documents, produced by "
@@ -121,6 +121,10 @@ def render(result: Result) -> str:
         if t:
             lines.append(f"| **{prefix[:-1]} (all fields)** | {r} | {t} | **{100 * r / t:.1f}%** |")
     lines += ["", f"Evidence strings not verbatim in their document: {len(result.not_verbatim)}.", ""]
+    if speed:
+        lines += ["Speed (`python bench/extract_speed.py`, fastest run in CPU time):", ""]
+        lines += [f"- {line}" for line in speed]
+        lines += [""]
     lines += [
         "### Every miss",
         "",
@@ -163,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Error: no labels.jsonl in {args.corpus}. Pass --corpus PATH.", file=sys.stderr)
         return 2
     result = evaluate(args.corpus)
-    section = render(result)
+    import extract_speed  # next to this script (bench/ is on sys.path when it runs)
+
+    section = render(result, extract_speed.measure(args.corpus))
     if not args.no_write:
         write_section(args.output, section)
     for prefix in ("api.", "consumer."):

@@ -57,29 +57,37 @@ def fastest(run: Callable[[], object], repeat: int) -> float:
     return best * 1000
 
 
+def measure(corpus: Path, repeat: int = 20) -> list[str]:
+    """One line per measurement: the generated page (fastest run and first call), then the corpus."""
+    page = generated_page()
+    start = time.process_time()
+    extract(page)
+    first = (time.process_time() - start) * 1000
+    lines = [
+        f"generated page, {len(page) / 1000:.0f} KB: {fastest(lambda: extract(page), repeat):.1f} ms "
+        f"(first call of the process: {first:.1f} ms)"
+    ]
+    texts = [d.read_text(encoding="utf-8") for d in sorted((corpus / "docs").glob("*.md"))]
+    if texts:
+        times = [fastest(lambda t=t: extract(t), max(1, repeat // 4)) for t in texts]
+        size = sum(len(t) for t in texts) / 1000
+        lines.append(
+            f"corpus, {len(texts)} documents, {size:.0f} KB: {sum(times):.0f} ms in all, "
+            f"{sum(times) / len(times):.1f} ms per document, slowest {max(times):.1f} ms"
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
     parser.add_argument("--repeat", type=int, default=20, help="runs per measurement (the fastest counts)")
     args = parser.parse_args(argv)
-    page = generated_page()
-    start = time.process_time()
-    extract(page)
-    first = (time.process_time() - start) * 1000
-    print(f"generated page, {len(page) / 1000:.0f} KB: {fastest(lambda: extract(page), args.repeat):.1f} ms")
-    print(f"generated page, first call: {first:.1f} ms")
-    docs = sorted((args.corpus / "docs").glob("*.md"))
-    if not docs:
-        print(f"Error: no documents in {args.corpus / 'docs'}. Pass --corpus PATH.", file=sys.stderr)
+    if not (args.corpus / "docs").is_dir():
+        print(f"Error: no docs/ folder in {args.corpus}. Pass --corpus PATH.", file=sys.stderr)
         return 2
-    texts = [d.read_text(encoding="utf-8") for d in docs]
-    times = [fastest(lambda t=t: extract(t), max(1, args.repeat // 4)) for t in texts]
-    size = sum(len(t) for t in texts) / 1000
-    print(
-        f"corpus, {len(texts)} documents, {size:.0f} KB: {sum(times):.0f} ms in all, "
-        f"{sum(times) / len(times):.1f} ms per document, {10 * sum(times) / size:.1f} ms per 10 KB, "
-        f"slowest {max(times):.1f} ms"
-    )
+    for line in measure(args.corpus, args.repeat):
+        print(line)
     return 0
 
 
