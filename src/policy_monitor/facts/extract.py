@@ -1,4 +1,12 @@
-"""The extractor: page text -> facts with evidence -> summary."""
+"""The extractor: page text -> facts with evidence -> summary.
+
+Most sentences of a policy page are about other things (accounts, cookies, contact...). A sentence
+without a topic word states no fact, so a line without one is left pending (`sentences.lines`) and
+split into sentences only if something asks for them: the window of sentences read for the document's
+scope, or a sentence that continues the one before. The rules, too, try a pattern only when the
+sentence holds a word it cannot match without. Each shortcut skips only work whose outcome is known:
+the facts are those of reading every sentence with every pattern.
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,9 @@ The input is either canonical page text (one block per line) or Markdown. Each s
 as a `Unit`: the exact span of the original text (used as evidence), a cleaned copy (markup removed,
 whitespace collapsed) that the rules read, and its context: the headings above it and the list items
 it is nested in (a list item "User data:" gives the subject of its sub-items).
+
+`lines()` gives the same sentences but may leave a line of prose `Pending` when its caller has no use
+for its sentences (the extractor: a line without any topic word); they are split on demand.
 """
 
 from __future__ import annotations
