@@ -64,8 +64,11 @@ def judge(page: Page, *, status: int, previous_chars: int | None) -> str | None:
     text = page.text.strip()
     suffix = f" served with status {status}"
     title = (page.title or "").strip()
+    # The title decides on a short page, or when it opens with the phrase ("Page not found | Acme"); a
+    # long policy whose title merely contains a number like 404 ("Privacy | Vendor 404") is not an error.
+    short = len(text) < SHORT_PAGE
     for name, pattern in _KINDS:
-        m = pattern.search(title)
+        m = pattern.search(title) if short else pattern.match(title.lstrip(" -|:"))
         if m and len(title) <= 120:
             return f'{name}{suffix} ("{_quote(title)}")'
     if not text:
