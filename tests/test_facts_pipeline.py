@@ -65,3 +65,17 @@ def test_reextract_stores_new_facts_without_fact_changed(
     m("reextract")
     kinds = [a["kind"] for a in m.alerts()]
     assert kinds == ["registry_mismatch"]  # the expected facts are re-checked against the new reading
+
+
+def test_a_page_whose_bytes_change_but_not_its_policy_is_not_read_again(
+    site: Site, make_monitor: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+    real = analyse.extract
+    monkeypatch.setattr(analyse, "extract", lambda text: calls.append(1) or real(text))
+    m = make_monitor([vendor([site.url("/p")], retention="P30D")])
+    for nonce in range(3):  # a fresh token on every load: new bytes, same policy
+        site.html("/p", policy_html("Examplar", [FILLER[0], RET], head=f'<meta name="csrf" content="{nonce}">'))
+        assert m("run").code == 0
+    assert len(calls) == 1
+    assert m.alerts() == []

@@ -17,6 +17,7 @@ class Analysis:
     evidence: dict[str, str]
     facts: list[dict[str, str]]
     extractor_version: str
+    facts_read: bool = True  # False when the text is the current snapshot's: nothing new to read
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,12 @@ class PageRules:
     ignore: tuple[str, ...] = ()
 
 
-def analyse(text: str, content_type: str | None, rules: PageRules) -> Analysis:
+def analyse(text: str, content_type: str | None, rules: PageRules, current_key: str | None = None) -> Analysis:
+    """Normalise the page; read its facts unless its canonical text is the current snapshot's (`current_key`):
+    most pages change bytes on every load (nonces, tokens) but not their policy."""
     page = normalize(text, content_type, select=rules.select, remove=rules.remove, ignore=rules.ignore)
+    if current_key is not None and page.key == current_key:
+        return Analysis(page, {}, {}, [], EXTRACTOR_VERSION, facts_read=False)
     return Analysis(page=page, extractor_version=EXTRACTOR_VERSION, **facts_of(page.text))
 
 

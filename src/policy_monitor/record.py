@@ -11,20 +11,22 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from .alerts import NewAlert, raise_alert
-from .analyse import Analysis
 from .compare import summary_changes, unified_diff
 from .fetch import FetchResult
-from .guard import is_shrink, judge
 from .leases import release_row
 from .mismatch import latest_extraction, mismatch_alerts
 from .registry import ChannelBase, Vendor
+
+if TYPE_CHECKING:
+    from .analyse import Analysis
+
 from .store.schema import (
     CheckRow,
     ExtractionRow,
@@ -96,6 +98,10 @@ def record(session: Session, src: SourceRow, result: FetchResult, analysis: Anal
         if result.body_hash:
             src.body_hash = result.body_hash
         if analysis is not None and outcome in ("new", "changed"):
+            if not analysis.facts_read:  # cannot happen for a new text; read them rather than store none
+                from .analyse import facts_of
+
+                analysis = replace(analysis, facts_read=True, **facts_of(analysis.page.text))
             alerts.extend(_store_version(session, src, result, analysis, outcome, now))
             src.last_changed_at = now
             if outcome == "changed":  # first snapshots are checked by the sweep at the end of the pass
@@ -128,6 +134,8 @@ def _classify(
         return "failed", result.reason or "fetch failed"
     if result.outcome == "not_modified" or analysis is None:
         return "unchanged", None
+    from .guard import is_shrink, judge  # only when a page was read
+
     current = session.get(SnapshotRow, src.snapshot_id) if src.snapshot_id else None
     refused = judge(analysis.page, status=result.status or 200, previous_chars=current.chars if current else None)
     if refused and is_shrink(refused) and _confirmed_shrink(src, analysis.page.key):

@@ -18,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import httpx
 from sqlalchemy import select
@@ -25,14 +26,16 @@ from sqlalchemy.orm import Session
 
 from . import __version__, leases
 from .alerts import raise_alert
-from .analyse import Analysis, PageRules, analyse
 from .fetch import Fetcher, FetchRequest, FetchResult, FetchSettings
 from .mismatch import sweep
 from .record import Context, Recorded, record
 from .registry import Registry, Source, Vendor
 from .render import BrowserFetcher
 from .store import Database
-from .store.schema import SourceRow, utcnow
+from .store.schema import SnapshotRow, SourceRow, utcnow
+
+if TYPE_CHECKING:  # reading pages (selectolax, the extractor) is imported only when a page must be read
+    from .analyse import Analysis, PageRules
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +87,7 @@ class Job:
     last_modified: str | None = None
     body_hash: str | None = None
     has_snapshot: bool = False
+    current_key: str | None = None  # canonical-text hash of the current snapshot
 
     def request(self, registry: Registry) -> FetchRequest:
         return FetchRequest(
@@ -164,7 +168,8 @@ def select_jobs(
                     SourceRow.last_modified,
                     SourceRow.body_hash,
                     SourceRow.snapshot_id,
-                )
+                    SnapshotRow.key,
+                ).outerjoin(SnapshotRow, SnapshotRow.id == SourceRow.snapshot_id)
             )
         }
     jobs = []
@@ -176,7 +181,8 @@ def select_jobs(
                 continue
             st = state[ids[(v.id, src.url)]]
             if force or is_due(registry, src, st.last_checked_at, now):
-                jobs.append(Job(v, src, st.id, st.etag, st.last_modified, st.body_hash, st.snapshot_id is not None))
+                has = st.snapshot_id is not None
+                jobs.append(Job(v, src, st.id, st.etag, st.last_modified, st.body_hash, has, st.key if has else None))
             else:
                 summary.not_due += 1
     return jobs
@@ -219,8 +225,10 @@ async def run_pass(
             result = await fetch(job.request(registry))
             analysis: Analysis | str | None = None
             if job.needs_analysis(result):
+                from .analyse import PageRules
+
                 rules = PageRules(job.source.select, tuple(job.source.remove), tuple(job.source.ignore))
-                analysis = await analyser.analyse(result.text or "", result.content_type, rules)
+                analysis = await analyser.analyse(result.text or "", result.content_type, rules, job.current_key)
             await writer.put(job, result, analysis)
 
         try:
@@ -260,21 +268,25 @@ class Analyser:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
-    async def analyse(self, text: str, content_type: str | None, rules: PageRules) -> Analysis | str:
+    async def analyse(
+        self, text: str, content_type: str | None, rules: PageRules, current_key: str | None = None
+    ) -> Analysis | str:
         """The analysis, or a one-line reason why the page could not be read."""
+        from .analyse import analyse
+
         self.count += 1
         loop = asyncio.get_running_loop()
         try:
-            future = loop.run_in_executor(self._executor(), analyse, text, content_type, rules)
+            future = loop.run_in_executor(self._executor(), analyse, text, content_type, rules, current_key)
         except Exception as e:  # noqa: BLE001 - no worker processes here: read pages in this process
             log.warning("worker processes unavailable (%s); reading pages in this process", type(e).__name__)
             self.pool, self.workers = None, 1
-            future = loop.run_in_executor(None, analyse, text, content_type, rules)
+            future = loop.run_in_executor(None, analyse, text, content_type, rules, current_key)
         try:
             return await future
         except BrokenProcessPool:
             self.pool, self.workers = None, 1
-            return await self.analyse(text, content_type, rules)
+            return await self.analyse(text, content_type, rules, current_key)
         except Exception as e:  # noqa: BLE001 - a page we cannot read is a failed check, not a failed run
             log.exception("could not read a page")
             return f"could not read the page ({type(e).__name__}: {e})"
@@ -330,8 +342,8 @@ class Writer:
         try:
             with self.db.session() as s, s.begin():
                 ids = [job.row_id for job, _, _ in batch]
-                s.scalars(select(SourceRow).where(SourceRow.id.in_(ids))).all()  # one query, then get() hits the map
-                outcomes = [self._record(s, *item) for item in batch]
+                rows = {r.id: r for r in s.scalars(select(SourceRow).where(SourceRow.id.in_(ids)))}  # one query
+                outcomes = [self._record(s, rows[item[0].row_id], *item) for item in batch]
         except Exception:
             if len(batch) == 1:
                 raise
@@ -344,9 +356,9 @@ class Writer:
         for (job, _, _), rec in zip(batch, outcomes, strict=True):
             self._count(job, rec)
 
-    def _record(self, s: Session, job: Job, result: FetchResult, analysis: Analysis | str | None) -> Recorded:
-        row = s.get(SourceRow, job.row_id)
-        assert row is not None
+    def _record(
+        self, s: Session, row: SourceRow, job: Job, result: FetchResult, analysis: Analysis | str | None
+    ) -> Recorded:
         if isinstance(analysis, str):
             result = replace(result, outcome="failed", reason=analysis)
             analysis = None
