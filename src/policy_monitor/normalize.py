@@ -13,6 +13,10 @@ A page is reduced in three steps:
    policy: Unicode compatibility forms, typographic quotes and dashes, relative times ("Updated 3 days
    ago"), the same date written another way, list markers, interface labels ("Expand all"), and the
    source's `ignore` patterns. `Page.key` is its SHA-256.
+
+The Markdown for people is written from the same blocks in the same walk over the tree. (markdownify,
+run on the cleaned tree, took about 12 ms on a 40 KB page: three times everything else here together,
+paid on every page a cold run reads; the blocks already know what is a heading, a list item or a row.)
 """
 
 from __future__ import annotations

@@ -15,12 +15,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from .alerts import NewAlert, raise_alert
 from .compare import summary_changes, unified_diff
 from .fetch import FetchResult
-from .leases import release_row
+from .leases import OWNER, release_row
 from .mismatch import latest_extraction, mismatch_alerts
 from .registry import ChannelBase, Vendor
 
@@ -249,3 +250,60 @@ def store_extraction(
             )
         )
     return ex
+
+
+def record_unchanged(session: Session, checks: Sequence[tuple[int, FetchResult, str | None]]) -> list[int]:
+    """The common case in bulk: sources whose page came back byte for byte (or 304) and that were healthy
+    before. Two statements for the whole batch instead of an ORM round per source. `checks` holds
+    (source id, result, stored body hash); returns the ids it recorded (the others need `record`)."""
+    ids = [rid for rid, _, _ in checks]
+    healthy = set(
+        session.scalars(
+            select(SourceRow.id).where(
+                SourceRow.id.in_(ids),
+                SourceRow.consecutive_failures == 0,
+                SourceRow.failing_alerted.is_(False),
+                SourceRow.gone_alerted.is_(False),
+                SourceRow.pending_count == 0,
+                SourceRow.lease_owner == OWNER,
+            )
+        )
+    )
+    mine = [(rid, r, h) for rid, r, h in checks if rid in healthy]
+    if not mine:
+        return []
+    now = utcnow()
+    session.execute(
+        update(SourceRow),
+        [
+            {
+                "id": rid,
+                "etag": r.etag,
+                "last_modified": r.last_modified,
+                "body_hash": r.body_hash or stored,
+                "last_checked_at": now,
+                "last_ok_at": now,
+                "last_outcome": "unchanged",
+                "last_error": None,
+                "lease_owner": None,
+                "lease_until": None,
+            }
+            for rid, r, stored in mine
+        ],
+    )
+    session.execute(
+        insert(CheckRow),
+        [
+            {
+                "source_id": rid,
+                "at": now,
+                "ms": int(r.duration * 1000),
+                "status": r.status,
+                "nbytes": r.nbytes,
+                "outcome": "unchanged",
+                "reason": None,
+            }
+            for rid, r, _ in mine
+        ],
+    )
+    return [rid for rid, _, _ in mine]

@@ -28,7 +28,7 @@ from . import __version__, leases
 from .alerts import raise_alert
 from .fetch import Fetcher, FetchRequest, FetchResult, FetchSettings
 from .mismatch import sweep
-from .record import Context, Recorded, record
+from .record import Context, Recorded, record, record_unchanged
 from .registry import Registry, Source, Vendor
 from .render import BrowserFetcher
 from .store import Database
@@ -299,6 +299,10 @@ class Analyser:
         return self.pool
 
 
+UNCHANGED = ("ok", "not_modified")  # fetch outcomes that, without a page to read, mean "unchanged"
+UNCHANGED_RECORD = Recorded("unchanged", None, 0)
+
+
 class Writer:
     """Stores check results as they arrive, many per transaction when they arrive together. Each source's
     check (its row, snapshot, facts, alerts and lease) is written whole or not at all."""
@@ -341,9 +345,13 @@ class Writer:
     def _write(self, batch: list[tuple[Job, FetchResult, Analysis | str | None]]) -> None:
         try:
             with self.db.session() as s, s.begin():
-                ids = [job.row_id for job, _, _ in batch]
+                plain = [(j.row_id, r, j.body_hash) for j, r, a in batch if a is None and r.outcome in UNCHANGED]
+                done = set(record_unchanged(s, plain)) if len(plain) > 1 else set()
+                rest = [item for item in batch if item[0].row_id not in done]
+                ids = [job.row_id for job, _, _ in rest]
                 rows = {r.id: r for r in s.scalars(select(SourceRow).where(SourceRow.id.in_(ids)))}  # one query
-                outcomes = [self._record(s, rows[item[0].row_id], *item) for item in batch]
+                recorded = {item[0].row_id: self._record(s, rows[item[0].row_id], *item) for item in rest}
+                outcomes = [recorded.get(job.row_id, UNCHANGED_RECORD) for job, _, _ in batch]
         except Exception:
             if len(batch) == 1:
                 raise
