@@ -274,3 +274,16 @@ def test_a_truncated_page_is_refused_but_a_policy_really_cut_down_is_accepted(si
     outcomes = [m("run").code for _ in range(3)]
     assert outcomes == [3, 3, 0]
     assert kinds(m.alerts()) == ["page_changed", "source_failing"]
+
+
+def test_robots_txt_is_asked_for_once_a_day_and_obeyed_from_memory(site: Site, make_monitor: Any) -> None:
+    site.html("/robots.txt", "User-agent: *\nDisallow: /private/\n", headers={"Content-Type": "text/plain"})
+    site.html("/p", page())
+    site.html("/private/p", page())
+    m = make_monitor([vendor("a", [site.url("/p")]), vendor("b", [site.url("/private/p")])])
+    for _ in range(3):
+        r = m("run")
+        assert r.code == 3 and "robots.txt" in r.err
+    assert site.hits["/robots.txt"] == 1  # remembered between runs
+    assert "/private/p" not in site.hits  # and obeyed from memory
+    assert site.hits["/p"] == 3

@@ -170,6 +170,8 @@ class Fetcher:
         self._global = asyncio.Semaphore(self.settings.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._robots: dict[str, RobotsRules] = {}
+        self.robots_known: dict[str, str] = {}  # origin -> robots.txt text ("" = all allowed) read recently
+        self.robots_read: dict[str, str] = {}  # what this fetcher read itself, to be remembered
         self._robots_locks: dict[str, asyncio.Lock] = {}
 
     async def __aenter__(self) -> Fetcher:
@@ -388,11 +390,25 @@ class Fetcher:
             async with lock:
                 rules = self._robots.get(origin)
                 if rules is None:
-                    rules = self._robots[origin] = await self._load_robots(origin, budget)
+                    known = self.robots_known.get(origin)
+                    if known is not None:
+                        rules = parse_robots(known) if known else RobotsRules.allow_all()
+                    else:
+                        rules = await self._load_robots(origin, budget)
+                    self._robots[origin] = rules
         return rules.allowed(url, self.settings.user_agent)
 
     async def _load_robots(self, origin: str, budget: float) -> RobotsRules:
-        """Read an origin's robots.txt. Missing, failing or unreachable means everything is allowed."""
+        """Read an origin's robots.txt. Missing, failing or unreachable means everything is allowed.
+        What was read (the text, or "" for "everything allowed") is kept in `robots_read`, so a caller can
+        remember it across runs (RFC 9309 allows caching for up to 24 hours) and pass it back as
+        `robots_known`. An unreachable robots.txt is not remembered: the next run asks again."""
+        rules, text = await self._read_robots(origin, budget)
+        if text is not None:
+            self.robots_read[origin] = text
+        return rules
+
+    async def _read_robots(self, origin: str, budget: float) -> tuple[RobotsRules, str | None]:
         assert self._client is not None
         url = origin + "/robots.txt"
         for _ in range(ROBOTS_MAX_REDIRECTS + 1):
@@ -408,13 +424,15 @@ class Fetcher:
                                 continue
                             if response.status_code != 200:
                                 logger.debug("%s: HTTP %s, everything allowed", url, response.status_code)
-                                break
+                                known = "" if 400 <= response.status_code < 500 else None
+                                return RobotsRules.allow_all(), known
                             body = await self._read_body(response, ROBOTS_MAX_BYTES, truncate=True)
                 except (TimeoutError, httpx.HTTPError, _BodyError) as exc:
                     logger.debug("%s: %s, everything allowed", url, exc)
                     break
-            return parse_robots(body.decode("utf-8", errors="replace"))
-        return RobotsRules.allow_all()
+            text = body.decode("utf-8", errors="replace")
+            return parse_robots(text), text
+        return RobotsRules.allow_all(), None
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import httpx
@@ -32,7 +32,7 @@ from .record import Context, Recorded, record, record_unchanged
 from .registry import Registry, Source, Vendor
 from .render import BrowserFetcher
 from .store import Database
-from .store.schema import SnapshotRow, SourceRow, utcnow
+from .store.schema import RobotsRow, SnapshotRow, SourceRow, utcnow
 
 if TYPE_CHECKING:  # reading pages (selectolax, the extractor) is imported only when a page must be read
     from .analyse import Analysis, PageRules
@@ -214,8 +214,9 @@ async def run_pass(
 
     writer = Writer(db, registry, summary, on_progress)
     settings = fetch_settings(registry)
+    robots = RobotsMemory(db)
     async with (
-        Fetcher(settings, transport=transport) as fetcher,
+        robots.attach(Fetcher(settings, transport=transport)) as fetcher,
         BrowserFetcher(settings) as browser,  # starts Chromium only if a `render: browser` source is checked
         Analyser() as analyser,
     ):
@@ -236,6 +237,7 @@ async def run_pass(
         finally:
             await writer.close()
             leases.release(db, [j.row_id for j in mine])  # those a failure left unrecorded
+            robots.remember(fetcher)
 
     with db.session() as s, s.begin():
         summary.alerts += sum(1 for a in sweep(s, registry) if raise_alert(s, a, registry.notify) is not None)
@@ -297,6 +299,31 @@ class Analyser:
             ctx.set_forkserver_preload(["policy_monitor.analyse"])
             self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
         return self.pool
+
+
+class RobotsMemory:
+    """robots.txt read in the last day, kept in the database, so a run asks each site for it at most daily."""
+
+    MAX_AGE = timedelta(hours=24)
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def attach(self, fetcher: Fetcher) -> Fetcher:
+        since = utcnow() - self.MAX_AGE
+        with self.db.session() as s:
+            fetcher.robots_known = dict(
+                s.execute(select(RobotsRow.origin, RobotsRow.body).where(RobotsRow.fetched_at > since)).all()
+            )
+        return fetcher
+
+    def remember(self, fetcher: Fetcher) -> None:
+        if not fetcher.robots_read:
+            return
+        now = utcnow()
+        with self.db.session() as s, s.begin():
+            for origin, body in fetcher.robots_read.items():
+                s.merge(RobotsRow(origin=origin, body=body, fetched_at=now))
 
 
 UNCHANGED = ("ok", "not_modified")  # fetch outcomes that, without a page to read, mean "unchanged"

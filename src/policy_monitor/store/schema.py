@@ -196,3 +196,13 @@ class MismatchRow(Base):
     observed: Mapped[str] = mapped_column(Text)
     since: Mapped[datetime] = mapped_column(EpochMs)
     alert_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class RobotsRow(Base):
+    """An origin's robots.txt as last read ("" when everything is allowed), kept for a day (RFC 9309)."""
+
+    __tablename__ = "robots"
+
+    origin: Mapped[str] = mapped_column(String(300), primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
+    fetched_at: Mapped[datetime] = mapped_column(EpochMs)
