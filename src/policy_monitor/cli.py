@@ -7,6 +7,7 @@ Exit codes: 0 every source checked; 3 the run finished but some sources could no
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -181,6 +182,7 @@ def run(ctx: click.Context, vendors: tuple[str, ...], force: bool) -> None:
     Exit code 0 when every source was checked, 3 when some could not be fetched or read."""
     from .run import run_pass
 
+    settle()
     obj: Settings = ctx.obj
     reg = obj.registry
     unknown = [v for v in vendors if reg.vendor(v) is None]
@@ -234,6 +236,8 @@ def daemon(obj: Settings) -> None:
     SIGTERM/SIGINT after the checks in flight."""
     from .daemon import Daemon
 
+    settle()
+
     db, registry = obj.registry_and_db()  # a bad file is refused before anything starts
     Daemon(obj.sources_path, db, registry).serve()
 
@@ -269,6 +273,8 @@ def reextract(obj: Settings, vendors: tuple[str, ...]) -> None:
     """Re-read facts from stored snapshots after the extractor improved. Raises no fact_changed: an
     upgrade of ours is not a change of the vendor's (registry mismatches are re-checked)."""
     from .reextract import reextract as do
+
+    settle()
 
     n, changed = do(*obj.registry_and_db(), list(vendors) or None)
     click.echo(f"re-extracted {n} snapshot(s); {changed} summary(ies) read differently")
@@ -396,4 +402,16 @@ def upgrade(obj: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """The console script `monitor`."""
+    gc.disable()  # start-up allocates much and frees little: no collections until the work begins (settle)
     cli.main(args=argv, prog_name="monitor")
+
+
+def settle() -> None:
+    """Once a long command has imported what it needs: keep those objects out of every future collection,
+    and collect less often (the work makes many short-lived objects and few cycles). Only where `main`
+    turned collection off, so a program that calls the commands in-process keeps its own settings."""
+    if gc.isenabled():
+        return
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
+    gc.enable()
