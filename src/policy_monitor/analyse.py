@@ -3,7 +3,7 @@ in worker processes while the fetches go on."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .facts import EXTRACTOR_VERSION, extract
@@ -33,6 +33,7 @@ def analyse(text: str, content_type: str | None, rules: PageRules, current_key: 
     """Normalise the page; read its facts unless its canonical text is the current snapshot's (`current_key`):
     most pages change bytes on every load (nonces, tokens) but not their policy."""
     page = normalize(text, content_type, select=rules.select, remove=rules.remove, ignore=rules.ignore)
+    page = replace(page, canonical="")  # compared through `key`; not shipped back from a worker process
     if current_key is not None and page.key == current_key:
         return Analysis(page, {}, {}, [], EXTRACTOR_VERSION, facts_read=False)
     return Analysis(page=page, extractor_version=EXTRACTOR_VERSION, **facts_of(page.text))

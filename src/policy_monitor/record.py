@@ -172,7 +172,7 @@ def _store_version(
         status=result.status,
         final_url=result.final_url,
         content_type=result.content_type,
-        raw=zlib.compress(result.body, 6) if result.body is not None else None,
+        raw=zlib.compress(result.body, 1) if result.body is not None else None,  # fast; kept for reference
         raw_hash=result.body_hash,
         text=page.text,
         markdown=page.markdown,
