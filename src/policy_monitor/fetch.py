@@ -244,9 +244,9 @@ class Fetcher:
         chain = [url]
         used = 0.0
         while True:
-            if request.robots and not await self._robots_allow(url, budget):
+            if request.robots and not await self.robots_allow(url, budget):
                 return _Answer("failed", url, reason=ROBOTS_DISALLOWED)
-            async with self._slot(url):
+            async with self.host_slot(url):
                 began = time.monotonic()
                 try:
                     async with asyncio.timeout(max(budget - used, 0.0)):
@@ -255,9 +255,7 @@ class Fetcher:
                         ) as response:
                             answer_or_next = await self._answer(response)
                 except (TimeoutError, httpx.TimeoutException):
-                    return _Answer(
-                        "failed", url, reason=f"timed out after {_seconds(budget)} s", retryable=True
-                    )
+                    return _Answer("failed", url, reason=f"timed out after {_seconds(budget)} s", retryable=True)
                 except httpx.TransportError as exc:
                     return _Answer("failed", url, reason=_describe(exc), retryable=_retryable(exc))
                 finally:
@@ -327,12 +325,8 @@ class Fetcher:
         """
         declared = response.headers.get("content-length", "")
         if not truncate and declared.isdigit() and int(declared) > cap:
-            raise _BodyError(
-                f"body larger than {_size(cap)} (Content-Length {_size(int(declared), exact=False)})"
-            )
-        encodings = [
-            e.strip().lower() for e in response.headers.get("content-encoding", "").split(",") if e.strip()
-        ]
+            raise _BodyError(f"body larger than {_size(cap)} (Content-Length {_size(int(declared), exact=False)})")
+        encodings = [e.strip().lower() for e in response.headers.get("content-encoding", "").split(",") if e.strip()]
         encodings = [e for e in encodings if e != "identity"]
         parts: list[bytes] = []
         total = 0
@@ -347,9 +341,7 @@ class Fetcher:
                         parts.append(piece[: len(piece) - (total - cap)])
                         total = cap
                         return False
-                    raise _BodyError(
-                        f"body larger than {_size(cap)} (stopped at {_size(total, exact=False)})", total
-                    )
+                    raise _BodyError(f"body larger than {_size(cap)} (stopped at {_size(total, exact=False)})", total)
                 parts.append(piece)
             return True
 
@@ -373,7 +365,7 @@ class Fetcher:
     # Politeness
 
     @contextlib.asynccontextmanager
-    async def _slot(self, url: str) -> AsyncIterator[None]:
+    async def host_slot(self, url: str) -> AsyncIterator[None]:
         """Hold a place in the global limit and in the host's limit."""
         host = _host_key(url)
         semaphore = self._hosts.get(host)
@@ -382,7 +374,8 @@ class Fetcher:
         async with semaphore, self._global:
             yield
 
-    async def _robots_allow(self, url: str, budget: float) -> bool:
+    async def robots_allow(self, url: str, budget: float) -> bool:
+        """Whether robots.txt lets us fetch `url` (read once per origin, or taken from `robots_known`)."""
         origin = _origin(url)
         rules = self._robots.get(origin)
         if rules is None:
@@ -412,7 +405,7 @@ class Fetcher:
         assert self._client is not None
         url = origin + "/robots.txt"
         for _ in range(ROBOTS_MAX_REDIRECTS + 1):
-            async with self._slot(url):
+            async with self.host_slot(url):
                 try:
                     async with asyncio.timeout(budget):
                         async with self._client.stream("GET", url, timeout=httpx.Timeout(budget)) as response:

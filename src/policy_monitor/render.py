@@ -45,12 +45,9 @@ from .fetch import (
     FetchResult,
     FetchSettings,
     _check_url,
-    _host_key,
-    _origin,
     _seconds,
     _size,
 )
-from .robots import RobotsRules, parse_robots
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page, Playwright
@@ -141,18 +138,20 @@ class BrowserFetcher:
     """Renders pages in one headless Chromium. Use as ``async with BrowserFetcher(settings) as b:``; the
     browser starts on the first `fetch` and stops when the block ends."""
 
-    def __init__(self, settings: FetchSettings | None = None, *, executable: str | None = None) -> None:
+    def __init__(
+        self, settings: FetchSettings | None = None, *, executable: str | None = None, http: Fetcher | None = None
+    ) -> None:
         self.settings = settings or FetchSettings()
         self._executable = executable
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
         self._start_error: str | None = None
         self._start_lock = asyncio.Lock()
-        self._robots_fetcher: Fetcher | None = None
-        self._robots: dict[str, RobotsRules] = {}
-        self._robots_locks: dict[str, asyncio.Lock] = {}
+        # robots.txt and the per-host limit are the HTTP fetcher's, shared with the pages fetched over HTTP
+        # in the same run (`http`), so a site is never asked more often for having both kinds of page
+        self._http = http
+        self._own_http: Fetcher | None = None
         self._global = asyncio.Semaphore(min(self.settings.concurrency, MAX_PAGES))
-        self._hosts: dict[str, asyncio.Semaphore] = {}
         self._entered = False
 
     async def __aenter__(self) -> BrowserFetcher:
@@ -169,9 +168,9 @@ class BrowserFetcher:
             with contextlib.suppress(Exception):
                 await self._playwright.stop()
             self._playwright = None
-        if self._robots_fetcher is not None:
-            await self._robots_fetcher.__aexit__(None, None, None)
-            self._robots_fetcher = None
+        if self._own_http is not None:
+            await self._own_http.__aexit__(None, None, None)
+            self._own_http = None
 
     # ----------------------------------------------------------------------------------------------------
 
@@ -291,36 +290,23 @@ class BrowserFetcher:
     # ----------------------------------------------------------------------------------------------------
     # Politeness
 
+    async def _http_fetcher(self) -> Fetcher:
+        if self._http is None:
+            if self._own_http is None:
+                settings = replace(self.settings, retries=0, max_bytes=512 * 1024)
+                self._own_http = await Fetcher(settings).__aenter__()
+            return self._own_http
+        return self._http
+
     @contextlib.asynccontextmanager
     async def _slot(self, url: str) -> AsyncIterator[None]:
         """Hold a place among the pages rendered at once, and in the host's limit."""
-        host = _host_key(url)
-        semaphore = self._hosts.get(host)
-        if semaphore is None:
-            semaphore = self._hosts[host] = asyncio.Semaphore(self.settings.per_host)
-        async with semaphore, self._global:
+        http = await self._http_fetcher()
+        async with self._global, http.host_slot(url):
             yield
 
     async def _robots_allow(self, url: str, budget: float) -> bool:
-        origin = _origin(url)
-        rules = self._robots.get(origin)
-        if rules is None:
-            async with self._robots_locks.setdefault(origin, asyncio.Lock()):
-                rules = self._robots.get(origin)
-                if rules is None:
-                    rules = self._robots[origin] = await self._load_robots(origin, budget)
-        return rules.allowed(url, self.settings.user_agent)
-
-    async def _load_robots(self, origin: str, budget: float) -> RobotsRules:
-        """An origin's robots.txt; missing, failing or unreachable means everything is allowed (as in fetch)."""
-        if self._robots_fetcher is None:
-            settings = replace(self.settings, retries=0, max_bytes=512 * 1024)
-            self._robots_fetcher = await Fetcher(settings).__aenter__()
-        result = await self._robots_fetcher.fetch(FetchRequest(origin + "/robots.txt", timeout=budget, robots=False))
-        if result.ok and result.status == 200 and result.text is not None:
-            return parse_robots(result.text)
-        logger.debug("%s/robots.txt: %s, everything allowed", origin, result.reason or result.status)
-        return RobotsRules.allow_all()
+        return await (await self._http_fetcher()).robots_allow(url, budget)
 
 
 # --------------------------------------------------------------------------------------------------------

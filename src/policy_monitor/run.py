@@ -217,7 +217,9 @@ async def run_pass(
     robots = RobotsMemory(db)
     async with (
         robots.attach(Fetcher(settings, transport=transport)) as fetcher,
-        BrowserFetcher(settings) as browser,  # starts Chromium only if a `render: browser` source is checked
+        BrowserFetcher(
+            settings, http=fetcher
+        ) as browser,  # starts Chromium only if a `render: browser` source is checked
         Analyser() as analyser,
     ):
 
