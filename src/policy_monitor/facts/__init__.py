@@ -10,6 +10,6 @@ from __future__ import annotations
 from .extract import extract, extract_consumer
 from .model import Extraction, Fact, Summary
 
-EXTRACTOR_VERSION = "1"
+EXTRACTOR_VERSION = "2"
 
 __all__ = ["EXTRACTOR_VERSION", "Extraction", "Fact", "Summary", "extract", "extract_consumer"]

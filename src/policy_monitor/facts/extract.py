@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from . import retention, scope, training
 from .model import Extraction, Fact
-from .sentences import Pending, Unit, lines, may_contain
+from .sentences import LIST_MARKER, Pending, Unit, lines, may_contain
 from .summary import summarize
 
 # a sentence without any of these words states no retention, training or ZDR fact: skip it cheaply
@@ -25,37 +25,53 @@ _TOPIC = (
     "month", "year",
 )  # fmt: skip
 _TOPIC_WORD = re.compile("|".join(_TOPIC))
+# "we only use your prompts to provide the service" holds none of them: a sentence holding one of these
+# weak topic words states a fact only if it also holds a word for the customer's content
+_WEAK_TOPIC = re.compile("only|sole|exclusiv|purpose")
+_CONTENT_TOPIC = re.compile("input|output|prompt|content|conversation|chat|message|completion|quer|data")
 # the sentences that say what the document applies to are looked for among its first ones
 _SCOPE_SENTENCES = 400
 # words (whitespace-separated tokens, lower-cased) known to hold a topic word or not: pages share most
 # of their vocabulary, so a word is looked at once per process (the sets are emptied when they grow large)
 _TOPICAL: set[str] = set()
+_WEAK: set[str] = set()
+_CONTENT: set[str] = set()
 _PLAIN: set[str] = set()
 _KNOWN_WORDS = 50_000
 
 
 def _has_topic(text: str) -> bool:
-    """Whether `text.lower()` contains a topic word.
+    """Whether `text.lower()` contains a topic word, or a weak topic word and a content word.
 
-    A topic word holds no whitespace, so it is inside one whitespace-separated token of the text.
+    Such a word holds no whitespace, so it is inside one whitespace-separated token of the text.
+    Content words are plain words too: a line of plain words is told at once.
     """
     tokens = text.lower().split()
     if _PLAIN.issuperset(tokens):
         return False
     if not _TOPICAL.isdisjoint(tokens):
         return True
-    new = set(tokens) - _PLAIN
-    if len(_PLAIN) + len(_TOPICAL) + len(new) > _KNOWN_WORDS:
-        _PLAIN.clear()
-        _TOPICAL.clear()
-    found = False
-    for token in new:
-        if _TOPIC_WORD.search(token):
-            _TOPICAL.add(token)
-            found = True
-        else:
-            _PLAIN.add(token)
-    return found
+    new = set(tokens) - _PLAIN - _WEAK
+    if new:
+        if len(_PLAIN) + len(_TOPICAL) + len(_WEAK) + len(new) > _KNOWN_WORDS:
+            for known in (_PLAIN, _TOPICAL, _WEAK, _CONTENT):
+                known.clear()
+            new = set(tokens)
+        found = False
+        for token in new:
+            if _TOPIC_WORD.search(token):
+                _TOPICAL.add(token)
+                found = True
+                continue
+            if _CONTENT_TOPIC.search(token):
+                _CONTENT.add(token)
+            if _WEAK_TOPIC.search(token):
+                _WEAK.add(token)
+            else:
+                _PLAIN.add(token)
+        if found:
+            return True
+    return not _WEAK.isdisjoint(tokens) and not _CONTENT.isdisjoint(tokens)
 
 
 def _mentions_coverage(unit: Unit) -> bool:
@@ -99,6 +115,33 @@ def _scope_sentences(text: str, items: list[Unit | Pending]) -> Iterator[str]:
             low, high = low + 1, high + 1
 
 
+def _block_end(text: str, unit: Unit) -> int:
+    """Where the list introduced by `unit` (a sentence ending with ":") ends in `text`.
+
+    The list is the lines after the sentence's line that are indented deeper than it, or, below a
+    line of prose, the list items that follow it; blank lines do not end it.
+    """
+    line_start = text.rfind("\n", 0, unit.start) + 1
+    line = text[line_start : unit.start]
+    indent = len(line) - len(line.lstrip())
+    in_item = LIST_MARKER.match(text, line_start) is not None
+    end = text.find("\n", unit.end)
+    if end < 0:
+        return len(text)
+    pos = end + 1
+    while pos < len(text):
+        nl = text.find("\n", pos)
+        row_end = len(text) if nl < 0 else nl
+        row = text[pos:row_end]
+        if row.strip():
+            deeper = len(row) - len(row.lstrip()) > indent
+            if not deeper and (in_item or not LIST_MARKER.match(row)):
+                return pos
+            end = row_end
+        pos = row_end + 1
+    return len(text)
+
+
 def _facts(text: str) -> tuple[tuple[Fact, ...], dict[Fact, int]]:
     # a line without any topic word states no fact: it is split into sentences only if needed
     items = lines(text, defer=lambda start, end: not _has_topic(text[start:end]))
@@ -117,6 +160,9 @@ def _facts(text: str) -> tuple[tuple[Fact, ...], dict[Fact, int]]:
             facts.append(f)
             strengths[f] = strength
 
+    # "we only use your prompts:" followed by a list: (end of the list, the service-only facts it gave)
+    lead_ins: list[tuple[int, list[Fact]]] = []
+    dropped: set[Fact] = set()
     previous: Unit | Pending | None = None
     for u in items:
         if isinstance(u, Pending):
@@ -143,12 +189,22 @@ def _facts(text: str) -> tuple[tuple[Fact, ...], dict[Fact, int]]:
             found_t_scopes = scopes
         for kind, value, condition in found_r:
             add(kind, value, scopes, condition, evidence, 2)
+        if lead_ins and any(v in ("yes", "opt-out") for v, _, _ in found_t):
+            # an item of the list after "we only use your prompts:" says they are trained on
+            for end, lead in lead_ins:
+                if u.start < end:
+                    dropped.update(lead)
+        n = len(facts)
         for value, condition, strength in found_t:
             for s in found_t_scopes:
                 cond = condition
                 if cond == "default" and t == "free" and s != "consumer":
                     cond = "free"
                 add("training", value, [s], cond, evidence, strength)
+        if u.clean.endswith(":") and any(c == "service-only" for _, c, _ in found_t):
+            lead_ins.append((_block_end(text, u), [f for f in facts[n:] if f.condition == "service-only"]))
+    if dropped:
+        facts = [f for f in facts if f not in dropped]
     return tuple(facts), strengths
 
 

@@ -17,7 +17,8 @@ from .sentences import Unit
 
 CONTENT = re.compile(
     r"\b(?:inputs?|outputs?|prompts?|completions?|conversations?|chats?|chat history|messages?|"
-    r"(?:user|customer) (?:content|data)|content (?:you|submitted|provided)|"
+    r"(?:user|customer) (?:content|data)|content (?:you|submitted|provided|flagged|sent|uploaded|that|which)|"
+    r"(?:flagged|violating|reported|harmful) (?:content|material)|"
     r"(?:your|API|submitted) content|queries|"
     r"generated content|responses?)\b",
     re.IGNORECASE,

@@ -2,7 +2,9 @@
 
 A sentence's own words decide first, then the headings and list items it sits under, then the
 document: a policy that says it "does not apply to" data processed for business customers or the
-API is a consumer document, and its unqualified sentences are about consumers.
+API is a consumer document, and its unqualified sentences are about consumers. In such a document
+a word that may name customers but no offering ("organizations", "developers", "businesses", "Team")
+does not make a sentence about business use: only the API or a named business offering does.
 """
 
 from __future__ import annotations
@@ -23,6 +25,21 @@ CONSUMER = re.compile(
     r"apps?|applications? for individuals|personal (?:use|accounts?)|Chat|chats|mobile|"
     r"Temporary Chats?|Private Chat)\b",
     re.IGNORECASE,
+)
+# business cues that name who someone is rather than an offering of the vendor
+_WEAK_BUSINESS = frozenset(
+    {
+        "businesses",
+        "organization",
+        "organizations",
+        "organisation",
+        "organisations",
+        "workspace",
+        "workspaces",
+        "developer",
+        "developers",
+        "Team",
+    }
 )
 _FREE = re.compile(r"\bfree\b|\bfor free\b", re.IGNORECASE)
 _PAID = re.compile(r"\bpaid\b|\bPro\b|\bsubscri", re.IGNORECASE)
@@ -77,10 +94,17 @@ def document_scope(sentences: Iterable[str]) -> str:
     return "all"
 
 
+def _offering_cue(text: str) -> bool:
+    """Whether `text` names a business offering, not only a kind of customer (see `_WEAK_BUSINESS`)."""
+    return any(m.group() not in _WEAK_BUSINESS for m in BUSINESS.finditer(text))
+
+
 def sentence_scopes(text: str, context: tuple[str, ...], default: str) -> list[str]:
     """The scopes one sentence speaks for."""
     for piece in (text, *reversed(context)):
         b, c = cues(piece)
+        if b and default == "consumer":
+            b = _offering_cue(piece)
         if b and c:
             # "Le Chat Enterprise or the paid version of our APIs": the business words name the offering
             if API.search(piece) and _FREE.search(piece):

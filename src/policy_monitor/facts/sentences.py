@@ -28,7 +28,7 @@ _EMPHASIS = re.compile(r"(\*{1,3}|_{1,3}|~~)(?=\S)(.+?)(?<=\S)\1")
 _HTML_TAG = re.compile(r"<br\s*/?>|</?[a-zA-Z][^>]*>")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>])")
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u2060\u00ad\ufeff]")
-_LIST_MARKER = re.compile(r"^(\s*)(?:[*+\-\u2022\u25cf\u25aa]|\d{1,3}[.)]|[a-zA-Z][.)]|\([a-zA-Z0-9]{1,4}\))\s+")
+LIST_MARKER = re.compile(r"^(\s*)(?:[*+\-\u2022\u25cf\u25aa]|\d{1,3}[.)]|[a-zA-Z][.)]|\([a-zA-Z0-9]{1,4}\))\s+")
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
 _TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
@@ -231,7 +231,7 @@ def lines(text: str, defer: Callable[[int, int], bool] | None = None) -> list[Un
         if "|" in line and _TABLE_SEP.match(line):
             continue
         hm = _HEADING.match(line)
-        setext = bool(_SETEXT.match(nxt)) and not _LIST_MARKER.match(line) and not _SETEXT.match(line)
+        setext = bool(_SETEXT.match(nxt)) and not LIST_MARKER.match(line) and not _SETEXT.match(line)
         if setext:
             skip = i + 1
         if hm or setext:
@@ -265,7 +265,7 @@ def lines(text: str, defer: Callable[[int, int], bool] | None = None) -> list[Un
                     if not first:
                         first = unit.clean[:200]
             continue
-        lm = _LIST_MARKER.match(line)
+        lm = LIST_MARKER.match(line)
         body = lm.end() if lm else indent
         if lm:
             while items and items[-1][0] >= indent:

@@ -7,7 +7,8 @@ Which fact decides a field, for the API/business summary:
   `unknown` ("until you delete", "as long as necessary") is not a period and leaves the field null;
 - flagged_retention: a period that applies to flagged / policy-violating content;
 - training: a statement with a subject beats a line of a purpose list; a paid or untiered statement
-  beats one about a free tier; then the first in the page. A "yes" next to an opt-out stated
+  beats one about a free tier; a statement about training beats one that the content is used only
+  for the service (service-only); then the first in the page. A "yes" next to an opt-out stated
   elsewhere for the same audience is an opt-out;
 - zdr_available: true when any fact of the audience says zero data retention can be had.
 """
@@ -18,7 +19,7 @@ from .model import Fact, Summary
 
 _API_SCOPES = {"api": 0, "business": 1, "all": 2}
 _CONSUMER_SCOPES = {"consumer": 0, "all": 1}
-_TRAINING_CONDITIONS = {"default", "opt-in", "paid", "free"}
+_TRAINING_CONDITIONS = {"default", "opt-in", "paid", "free", "service-only"}
 
 
 def summarize(
@@ -37,6 +38,7 @@ def summarize(
                 scopes[c[1].scope],
                 -strengths.get(c[1], 2),
                 1 if c[1].condition == "free" else 0,
+                1 if c[1].condition == "service-only" else 0,
                 c[0],
             ),
         )[1]

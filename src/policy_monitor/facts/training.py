@@ -11,6 +11,11 @@ Read per sentence, in this order:
    gives `no`, whatever the exceptions after "unless"/"except" say;
 5. use only with the customer's opt-in, consent or permission gives `no` (condition opt-in);
 6. otherwise the vendor says it trains: `yes`.
+
+A sentence without any training words that says the customer's content is used only to provide or
+operate the service, or to monitor abuse ("we only use your prompts to provide the service", "used
+solely to ...", "not used for any other purpose"), also gives `no` (condition service-only): the
+extractor drops it when it introduces a list (ends with ":") that names training among its items.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ USER_CONTENT = re.compile(
     r"responses|queries|interactions|search information|(?:your|business|customer|user|usage|personal)"
     r" (?:data|information)|"
     r"(?:your|customer|business|user|API) (?:\w+ )?data|data (?:you|from|collected)|"
+    r"(?:data|information|content|files) (?:\w+ )?(?:submitted|sent|provided|uploaded|received|transmitted|"
+    r"entered|shared) (?:through|via|to|by|using|with|in)|API (?:requests?|traffic|usage|calls)|"
     r"information you|what you|user data|customer data)\b",
     re.IGNORECASE,
 )
@@ -42,6 +49,14 @@ NOT_USER_DATA = re.compile(
     r"\b(?:publicly available|public(?:ly)? (?:data|sources|information)|on the internet|from the internet|"
     r"third[- ]party (?:sources|content|data|datasets?)|datasets? provided|Third-Party Content|"
     r"pre-?trained|training data uploaded|personnel|employees|staff)\b",
+    re.IGNORECASE,
+)
+# data the vendor obtains from other organisations (licensed or bought datasets): not customer content
+OBTAINED = re.compile(
+    r"\b(?:organi[sz]ations|companies|partners|publishers|vendors|sources) (?:that |which )?we (?:obtain|acquire|"
+    r"purchase|license|get) (?:\w+ )?from\b|\b(?:obtain|acquire|purchase|license)[sd]? (?:\w+ ){0,3}from (?:other |"
+    r"third[- ]part(?:y|ies) |external |partner )?(?:organi[sz]ations|companies|partners|publishers|vendors|"
+    r"data (?:providers|brokers))\b",
     re.IGNORECASE,
 )
 CUSTOMER_SUBJECT = re.compile(
@@ -79,10 +94,41 @@ USE_FOR_TRAINING = re.compile(
     re.IGNORECASE,
 )
 NO_SERVICE_USE = re.compile(
-    r"\b(?:not|n't|never)\s+use\s+(?:any\s+)?(?:Customer|User|your|business)\s+(?:Content|Data|data|content|"
+    r"\b(?:not|n't|never)\s+use\s+(?:any\s+)?(?:Customer|User|your|business|API)\s+(?:Content|Data|data|content|"
     r"inputs?|prompts?)\b[^.;]{0,40}?\bto\s+(?:develop|improve)\b",
     re.IGNORECASE,
 )
+# a sentence on how long data is kept, with training among the criteria, and no use of the customer's content
+RETENTION_CRITERIA = re.compile(r"\bhow long\b|\bretention (?:periods?|criteria)\b", re.IGNORECASE)
+_USE_VERB = re.compile(r"\b(?:use[sd]?|using|utili[sz]\w*)\b", re.IGNORECASE)
+# use for a single purpose (or for no other purpose than the service) of the customer's content
+_SERVICE_PURPOSE = (
+    r"(?:provid|operat|deliver|run|maintain|monitor|detect|prevent|secur|support|respond|generat|process|fulfil|"
+    r"perform|comply|enforc|investigat|answer|return|complet|offer)\w*"
+)
+# "only/solely/exclusively use ... to provide" and "used only to provide", "... only use Your Prompts:"
+ONLY_USE = re.compile(
+    rf"\b(?:only|solely|exclusively)\s+(?:(?P<verb>use[sd]?|process(?:es|ed)?)\b(?:[^.;:]{{0,80}}?\b"
+    rf"(?:to|for|in order to)\s+(?:the\s+)?{_SERVICE_PURPOSE}|[^.;:]{{0,80}}:$)|"
+    rf"(?:to|for|in order to)\s+(?:the\s+)?{_SERVICE_PURPOSE})",
+    re.IGNORECASE,
+)
+_USE_BEFORE = re.compile(r"\b(?:use[sd]?|process(?:es|ed)?)\b[^.;:]{0,80}$", re.IGNORECASE)
+_SOLE_WORDS = re.compile(r"(?:sole|only|limited|exclusive) purpose")
+SOLE_PURPOSE = re.compile(rf"\bfor the (?:sole|only|limited|exclusive) purposes? of {_SERVICE_PURPOSE}", re.I)
+NO_OTHER_PURPOSE = re.compile(
+    r"(?:\b(?:not|never)|n't)\b[^.;:]{0,40}?\b(?:for|to)\s+any\s+other\s+purposes?\b|\bfor no other purposes?\b|"
+    r"\bnot (?:be )?(?:re-?used|analy[sz]ed|shared|used)(?:,? (?:or |and )?(?:re-?used|analy[sz]ed|shared|used))* "
+    r"for (?:any )?other purposes\b",
+    re.IGNORECASE,
+)
+CONTENT_OBJECT = re.compile(
+    r"\b(?:inputs?|outputs?|prompts?|completions?|conversations?|chats?|messages?|queries|content|"
+    r"(?:customer|user|your|API|business) data|data (?:submitted|sent|you (?:submit|send|provide)))\b",
+    re.IGNORECASE,
+)
+# a purpose beyond the service itself: such a sentence says nothing certain about training
+OTHER_PURPOSE = re.compile(r"\b(?:improv\w*|develop\w*|research\w*|analy[sz]\w*|personali[sz]\w*|advertis\w*)")
 _ANAPHORA = re.compile(r"^(?:Consequently|Therefore|Thus|Accordingly|As a result|Hence|For this reason)\b", re.I)
 FEEDBACK = re.compile(
     r"\b(?:when|if) you (?:submit|send|give|provide) (?:us )?feedback\b|\bwhen you (?:explicitly )?report\b|"
@@ -94,22 +140,41 @@ EXCLUDING = re.compile(r"\bexclud\w*\s+(?:\w+\s+)?(?:model\s+)?training\b", re.I
 _MAIN_END = re.compile(r",?\s*\b(?:unless|except|other than|save)\b|\(\s*(?:1|a|i)\s*\)|—|–", re.IGNORECASE)
 _CLAUSE_START = re.compile(r";\s+|,\s+(?:and|but|while|whereas)\s+|\.\s+|\bbut\b|:\s", re.IGNORECASE)
 _PURPOSE = re.compile(r"^(?:to|for)\s+\w+", re.IGNORECASE)
+_PURPOSE_LEAD = re.compile(r"\b(?:use[sd]?|using|process\w*)\b[^.]{0,80}\b(?:to|for)\s*:$", re.IGNORECASE)
+_PURPOSE_VERB = re.compile(r"(?:(?:to|for)\s+)?(?:re)?(?:train|improv|develop|creat|build|fine-?tun)\w*", re.I)
 _VENDOR = re.compile(r"\b(?:we|us|our)\b", re.IGNORECASE)
 _YOURS = re.compile(r"\b(?:your|customer)\b", re.IGNORECASE)
 _IF_OPT_OUT = re.compile(r"\b(?:if|once|when|after) you(?:'ve| have)? (?:\w+ )?opt(?:s|ed)?[- ]?out\b", re.I)
 
 
-def _could_match(unit: Unit) -> bool:
-    """False when neither TRAIN nor NO_SERVICE_USE can match the sentence (tested on its lower case)."""
-    folded = unit.folded
-    if folded is None:
-        return True
+def _could_train(folded: str) -> bool:
+    """False when neither TRAIN nor NO_SERVICE_USE can match (tested on the lower case)."""
     if "train" in folded or "fine" in folded:  # TRAIN: (re)train..., fine-tune
         return True
     if "model" in folded and ("improv" in folded or "develop" in folded or "build" in folded or "creat" in folded):
         return True  # TRAIN: improve/develop/build/create ... models ("model training" has "train")
     # NO_SERVICE_USE: "not use ... to develop/improve"
     return ("develop" in folded or "improve" in folded) and "use" in folded
+
+
+def _only_purpose(text: str, folded: str | None) -> bool:
+    """Whether the sentence says the customer's content is used only for the service (see the module doc)."""
+    m = None
+    if folded is None or "only" in folded or "solely" in folded or "exclusively" in folded:
+        for m in ONLY_USE.finditer(text):
+            if m.group("verb") or _USE_BEFORE.search(text, 0, m.start()):
+                break  # "only use ..." or "used ... only to ..."
+        else:
+            m = None
+    if m is None and (folded is None or ("purpose" in folded and _SOLE_WORDS.search(folded))):
+        m = SOLE_PURPOSE.search(text)
+    if m is None and (folded is None or "other purpose" in folded):
+        m = NO_OTHER_PURPOSE.search(text)
+    if m is None or not CONTENT_OBJECT.search(text):
+        return False
+    if CUSTOMER_SUBJECT.search(text, 0, m.start()):
+        return False  # "You may only use outputs to ...": a rule for the customer
+    return not OTHER_PURPOSE.search(text, m.start())
 
 
 def read(unit: Unit, previous: str = "") -> list[tuple[str, str, int]]:
@@ -119,20 +184,30 @@ def read(unit: Unit, previous: str = "") -> list[tuple[str, str, int]]:
     strength 1: an item of a list of purposes ("To train and improve our models").
     """
     text = unit.clean
-    if not _could_match(unit):
-        return []
-    m = TRAIN.search(text)
+    folded = unit.folded
+    m = TRAIN.search(text) if folded is None or _could_train(folded) else None
     if not m:
-        n = NO_SERVICE_USE.search(text)
-        return [("no", "opt-in" if OPT_IN.search(text) else "default", 2)] if n else []
+        if (folded is None or _could_train(folded)) and NO_SERVICE_USE.search(text):
+            return [("no", "opt-in" if OPT_IN.search(text) else "default", 2)]
+        if _only_purpose(text, folded):
+            return [("no", "service-only", 2)]
+        return []
     if EXCLUDING.search(text):
         return []
     if not MODEL.search(text) and not TRAIN_ON.search(text):
         return []
-    if not USE_FOR_TRAINING.search(text):
+    # a line of a list of purposes: "To improve our services (including our AI models)", or an item
+    # under "We use data to:" ("Improve or create services, including our AI models")
+    listed = bool(unit.context) and _PURPOSE_LEAD.search(unit.context[-1]) is not None
+    purpose = bool(_PURPOSE.match(text)) or "|" in text or listed
+    if not USE_FOR_TRAINING.search(text) and not (purpose and _PURPOSE_VERB.match(text)):
         return []
-    if NOT_USER_DATA.search(text) and not _YOURS.search(text[: m.start()]):
+    if (NOT_USER_DATA.search(text) or ("from" in text and OBTAINED.search(text))) and not _YOURS.search(
+        text[: m.start()]
+    ):
         return []
+    if RETENTION_CRITERIA.search(text, 0, m.start()) and not _USE_VERB.search(text) and not _YOURS.search(text):
+        return []  # "we decide how long to keep information based on how long it remains necessary for training"
     if _ANAPHORA.match(text) and NOT_USER_DATA.search(previous):
         return []  # "Consequently, we may use ..." continues a sentence about public data
     # the main clause: from the start of the clause holding the training verb to that verb
@@ -143,7 +218,6 @@ def read(unit: Unit, previous: str = "") -> list[tuple[str, str, int]]:
     subject = subjects[-1] if subjects else None
     if subject is not None and not OPT_OUT.search(text) and not _VENDOR.search(text[subject.end() : m.start()]):
         return []  # a rule for the customer ("Customer shall not use Outputs to develop models")
-    purpose = bool(_PURPOSE.match(text)) or "|" in text
     if not purpose and not USER_CONTENT.search(text):
         return []
     strength = 1 if purpose else 2
