@@ -5,8 +5,10 @@
 Runs `extract()` over every labelled document, compares the API fields (and the consumer fields,
 read with `extract_consumer()`) with the hand labels, checks that every evidence string is a verbatim
 substring of its document, replays the documents listed in histories.json in order and reports which
-consecutive versions change a summary field. The section between the extraction markers of
-docs/accuracy.md is rewritten; the rest of the file is left as it is.
+consecutive versions change a summary field, and replays every version of each run in histories/
+(archived versions of real pages, where no summary field changes: see histories/README.md). The
+section between the extraction markers of docs/accuracy.md is rewritten; the rest of the file is
+left as it is.
 """
 
 from __future__ import annotations
@@ -104,7 +106,39 @@ def evaluate(corpus: Path) -> Result:
     return result
 
 
-def render(result: Result, speed: list[str] | None = None) -> str:
+@dataclass
+class Run:
+    """One run of archived versions (histories/<slug>/): the summary of its first version and every change."""
+
+    slug: str
+    versions: int
+    first: dict[str, object]
+    changes: list[str]
+
+
+def replay_runs(corpus: Path) -> list[Run]:
+    """Extract every version of each run in `corpus/histories/` in order; note each changed summary field."""
+    runs = []
+    for folder in sorted(p for p in (corpus / "histories").glob("*") if p.is_dir()):
+        files = sorted(folder.glob("*.md"))
+        previous: dict[str, object] | None = None
+        run = Run(folder.name, len(files), {}, [])
+        for path in files:
+            text = path.read_text(encoding="utf-8")
+            current: dict[str, object] = {f"api.{k}": v for k, v in extract(text).summary.to_dict().items()}
+            consumer = extract_consumer(text).summary.to_dict()
+            current.update({f"consumer.{k}": consumer[k] for k in CONSUMER_FIELDS})
+            if previous is None:
+                run.first = current
+            else:
+                changed = [k for k, v in current.items() if previous[k] != v]
+                run.changes += [f"{path.name}: {k}: {previous[k]} -> {current[k]}" for k in changed]
+            previous = current
+        runs.append(run)
+    return runs
+
+
+def render(result: Result, speed: list[str] | None = None, runs: list[Run] | None = None) -> str:
     lines = [START, "", "## Extraction (facts extractor)", ""]
     lines.append(
         f"Extractor version {EXTRACTOR_VERSION}, {result.docs} labelled documents, produced by "
@@ -138,6 +172,12 @@ def render(result: Result, speed: list[str] | None = None) -> str:
         lines.append(f"| {m.file} | {m.field} | {m.expected} | {m.got} | {ev} |")
     lines += ["", "### Versions replayed in order (histories.json)", ""]
     lines += [f"- {h}" if not h.startswith("  ") else h for h in result.history]
+    if runs:
+        lines += ["", "### Archived versions of real pages (histories/), every version in order", ""]
+        lines += ["| run | versions | summary of the first version | fields that change |", "|---|---|---|---|"]
+        for run in runs:
+            first = ", ".join(f"{k} {v}" for k, v in run.first.items() if v is not None) or "all null"
+            lines.append(f"| `{run.slug}` | {run.versions} | {first} | {'; '.join(run.changes) or 'none'} |")
     lines += ["", END]
     return "\n".join(lines)
 
@@ -169,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     result = evaluate(args.corpus)
     import extract_speed  # next to this script (bench/ is on sys.path when it runs)
 
-    section = render(result, extract_speed.measure(args.corpus))
+    runs = replay_runs(args.corpus)
+    section = render(result, extract_speed.measure(args.corpus), runs)
     if not args.no_write:
         write_section(args.output, section)
     for prefix in ("api.", "consumer."):
@@ -178,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     for key in sorted(result.total):
         print(f"  {key}: {result.right[key]}/{result.total[key]}")
     print(f"misses: {len(result.misses)}, evidence not verbatim: {len(result.not_verbatim)}")
+    for run in runs:
+        print(f"history {run.slug}: {run.versions} versions, changes: {'; '.join(run.changes) or 'none'}")
     return 0
 
 

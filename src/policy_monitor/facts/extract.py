@@ -208,15 +208,28 @@ def _facts(text: str) -> tuple[tuple[Fact, ...], dict[Fact, int]]:
     return tuple(facts), strengths
 
 
+# the facts of the last page read: `extract()` and `extract_consumer()` of the same text read it once
+_last: tuple[str, tuple[tuple[Fact, ...], dict[Fact, int]]] | None = None
+
+
+def _cached_facts(text: str) -> tuple[tuple[Fact, ...], dict[Fact, int]]:
+    global _last
+    if _last is not None and _last[0] == text:
+        return _last[1]
+    found = _facts(text)
+    _last = (text, found)
+    return found
+
+
 def extract(text: str) -> Extraction:
     """Read the retention and training statements of a page (canonical text or Markdown)."""
-    facts, strengths = _facts(text)
+    facts, strengths = _cached_facts(text)
     summary, evidence = summarize(facts, strengths, "api")
     return Extraction(summary=summary, facts=facts, evidence=evidence)
 
 
 def extract_consumer(text: str) -> Extraction:
     """The same facts, summarised for the vendor's consumer apps instead of API/business use."""
-    facts, strengths = _facts(text)
+    facts, strengths = _cached_facts(text)
     summary, evidence = summarize(facts, strengths, "consumer")
     return Extraction(summary=summary, facts=facts, evidence=evidence)
