@@ -139,6 +139,8 @@ def test_archived_versions_keep_their_api_facts() -> None:
     assert all(claude.first[f"api.{k}"] is None for k in ("retention", "flagged_retention", "training"))
     assert claude.first["consumer.training"] == "opt-out"
     assert [c for c in claude.changes if "training" in c] == []
+    # nor does a consumer policy that names no API or business offering (its reviewed chats: no default)
+    assert all(v is None for k, v in runs["google-genai-privacy-policy"].first.items() if k.startswith("api."))
 
 
 def test_both_summaries_of_one_page_share_its_facts() -> None:

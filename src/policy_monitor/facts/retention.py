@@ -4,7 +4,8 @@ A sentence counts when it names user content (in its own words, in the label of 
 in the list item it hangs under) and keeps/stores/deletes it. Account, billing, contact, cookie and
 security-log periods are about something else and are left out. Each period is read in its own
 clause, so "deleted within 30 days, unless flagged for abuse or legally required" is a default period
-with exceptions, while "flagged content is kept for two years" is the flagged-content period.
+with exceptions, while "flagged content is kept for two years" is the flagged-content period and
+"chats read by human reviewers are kept for three years" is no default period either.
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ ABUSE = re.compile(
     r"classified as|banned|harmful content|policy violations?)\b",
     re.IGNORECASE,
 )
+# content picked for human review is kept apart from the rest (often disconnected from the account)
+REVIEWED = re.compile(r"\b(?:reviewed|human review\w*|(?:human )?reviewers)\b", re.IGNORECASE)
 LEGAL = re.compile(
     r"\b(?:legal(?:ly)?|law|laws|regulat\w+|litigation|court|legal hold|subpoena|statute)\b", re.IGNORECASE
 )
@@ -185,6 +188,8 @@ def read(unit: Unit) -> list[tuple[str, str, str]]:
             condition = "account-lifetime"
         elif SETTING.search(clause) or SETTING.search(text[:a]):
             condition = "setting"
+        elif REVIEWED.search(clause) or REVIEWED.search(text[:a]):
+            condition = "reviewed"
         elif ABUSE.search(clause) and a > 0 and _EXCEPTION_START.match(text[a:b]):
             condition = "abuse-exception"
         elif ABUSE.search(clause):

@@ -3,8 +3,9 @@
 Which fact decides a field, for the API/business summary:
 - scope: a sentence naming the API beats one naming business offerings, which beats one that names
   no offering ("all"); consumer facts never count;
-- retention: the default period (not flagged, legal, after-deletion, setting-dependent, third-party);
-  `unknown` ("until you delete", "as long as necessary") is not a period and leaves the field null;
+- retention: the default period (not flagged, reviewed, legal, after-deletion, setting-dependent,
+  third-party); `unknown` ("until you delete", "as long as necessary") is not a period and leaves the
+  field null;
 - flagged_retention: a period that applies to flagged / policy-violating content;
 - training: a statement with a subject beats a line of a purpose list; a paid or untiered statement
   beats one about a free tier; a statement about training beats one that the content is used only
