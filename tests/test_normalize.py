@@ -5,7 +5,6 @@ Cases live in tests/cases/normalize.yaml: adding a hard case is adding a few lin
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -76,12 +75,10 @@ def _large_page() -> str:
     )
 
 
-def test_a_40_kb_page_takes_milliseconds() -> None:
+def test_a_40_kb_page_is_read_whole() -> None:
+    # how fast this is, is measured in bench/ (no timing assertions in tests)
     body = _large_page()
     assert len(body.encode()) >= 40_000
-    normalize(body, "text/html")
-    start = time.perf_counter()
-    for _ in range(5):
-        normalize(body, "text/html")
-    per_page = (time.perf_counter() - start) / 5
-    assert per_page < 0.05, f"{per_page * 1000:.1f} ms per 40 KB page"
+    page = normalize(body, "text/html")
+    assert page.text and page.key and "Build 1" not in page.text
+    assert normalize(body, "text/html").key == page.key

@@ -193,11 +193,11 @@ def test_connection_refused_is_a_failed_result_not_an_exception() -> None:
 
 
 def test_a_slow_receiver_times_out_after_the_channel_timeout(receiver: Receiver) -> None:
-    receiver.delay = 1.0
+    receiver.delay = 6.0
     started = time.monotonic()
     results = send(channel(receiver.url, timeout=0.2), [alert(5)])
     assert results == [SendResult(5, False, "timed out after 0.2 s")]
-    assert time.monotonic() - started < 0.9
+    assert time.monotonic() - started < 5  # gave up long before the receiver answered
 
 
 def test_slack_format_is_a_slack_message_still_signed_and_carrying_the_delivery_id(
