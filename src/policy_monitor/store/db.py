@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Column, Engine, MetaData, String, Table, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -68,8 +68,12 @@ def at_head(engine: Engine) -> bool:
 
 
 def upgrade(engine: Engine, force: bool = False) -> None:
-    """Create or upgrade the schema to the newest migration."""
+    """Create or upgrade the schema to the newest migration. An empty database gets the newest schema at
+    once (the models' tables, stamped with HEAD: a test holds the migrations to the same schema), so a first
+    run does not load Alembic and replay every migration."""
     if not force and at_head(engine):
+        return
+    if not force and _create_if_empty(engine):
         return
     from alembic import command
     from alembic.config import Config
@@ -93,6 +97,26 @@ def upgrade(engine: Engine, force: bool = False) -> None:
         raise DatabaseError(
             f"database {engine.url.render_as_string(hide_password=True)} could not be upgraded: {e}"
         ) from None
+
+
+def _create_if_empty(engine: Engine) -> bool:
+    from .schema import Base
+
+    try:
+        with engine.begin() as conn:
+            if inspect(conn).get_table_names():
+                return False
+            Base.metadata.create_all(conn)
+            version = Table(
+                "alembic_version",
+                MetaData(),
+                Column("version_num", String(32), primary_key=True),
+            )
+            version.create(conn)
+            conn.execute(version.insert().values(version_num=HEAD))
+        return True
+    except SQLAlchemyError:
+        return False  # let the migration path report it
 
 
 def migrations_dir() -> str:
