@@ -220,7 +220,7 @@ async def run_pass(
         BrowserFetcher(
             settings, http=fetcher
         ) as browser,  # starts Chromium only if a `render: browser` source is checked
-        Analyser() as analyser,
+        Analyser(expected=sum(1 for j in mine if not j.has_snapshot)) as analyser,
     ):
 
         async def check(job: Job) -> None:
@@ -260,12 +260,23 @@ class Analyser:
 
     POOL_AFTER = 16
 
-    def __init__(self) -> None:
-        self.count = 0
+    def __init__(self, expected: int = 0) -> None:
+        """`expected`: pages known to need reading (sources never read); many of them start the worker
+        processes at once, so they are ready when the first pages arrive."""
         self.workers = min(4, os.cpu_count() or 1)
         self.pool: ProcessPoolExecutor | None = None
+        self.count = self.POOL_AFTER if expected > self.POOL_AFTER else 0
 
     async def __aenter__(self) -> Analyser:
+        if self.count >= self.POOL_AFTER:
+            self.count += 1
+            try:
+                pool = self._executor()
+                if pool is not None:
+                    pool.submit(int)  # start the worker processes now, while the first pages are fetched
+            except Exception as e:  # noqa: BLE001 - without workers, pages are read in this process
+                log.warning("worker processes unavailable (%s); reading pages in this process", type(e).__name__)
+                self.pool, self.workers = None, 1
         return self
 
     async def __aexit__(self, *exc: object) -> None:
