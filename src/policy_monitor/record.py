@@ -181,13 +181,13 @@ def _store_version(
         title=page.title,
     )
     session.add(snap)
-    session.flush()
     store_extraction(
-        session, snap.id, analysis.summary, analysis.evidence, analysis.facts, analysis.extractor_version, now
+        session, snap, analysis.summary, analysis.evidence, analysis.facts, analysis.extractor_version, now
     )
-    src.snapshot_id = snap.id
+    src.current_snapshot = snap  # ids are given when the batch is flushed: one INSERT per table per batch
     if outcome != "changed" or previous is None:
         return []
+    session.flush()  # a change names its snapshot
     alerts = [
         NewAlert(
             "page_changed",
@@ -223,7 +223,7 @@ def _store_version(
 
 def store_extraction(
     session: Session,
-    snapshot_id: int,
+    snapshot: SnapshotRow,
     summary: dict[str, Any],
     evidence: dict[str, str],
     facts: list[dict[str, str]],
@@ -231,17 +231,16 @@ def store_extraction(
     now: datetime | None = None,
 ) -> ExtractionRow:
     ex = ExtractionRow(
-        snapshot_id=snapshot_id,
+        snapshot=snapshot,
         version=version,
         created_at=now or utcnow(),
         summary=json.dumps({"summary": summary, "evidence": evidence}, ensure_ascii=False),
     )
     session.add(ex)
-    session.flush()
     for f in facts:
         session.add(
             FactRow(
-                extraction_id=ex.id,
+                extraction=ex,
                 kind=f["kind"],
                 value=str(f["value"]),
                 scope=f.get("scope") or "all",

@@ -33,7 +33,7 @@ def reextract(db: Database, registry: Registry, vendors: Sequence[str] | None = 
             assert snap is not None
             before = latest_extraction(s, snap_id)
             data = facts_of(snap.text)
-            store_extraction(s, snap_id, data["summary"], data["evidence"], data["facts"], EXTRACTOR_VERSION)
+            store_extraction(s, snap, data["summary"], data["evidence"], data["facts"], EXTRACTOR_VERSION)
             n += 1
             if before is None or before[0] != data["summary"]:
                 changed += 1

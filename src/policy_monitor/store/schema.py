@@ -21,7 +21,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -80,6 +80,12 @@ class SourceRow(Base):
     snapshot_id: Mapped[int | None] = mapped_column(Integer)  # the current (last good) snapshot
     pending_key: Mapped[str | None] = mapped_column(String(64))  # a much shorter text seen, not yet accepted
     pending_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    current_snapshot: Mapped[SnapshotRow | None] = relationship(
+        primaryjoin="SourceRow.snapshot_id == SnapshotRow.id",
+        foreign_keys=[snapshot_id],
+        post_update=True,  # set after the snapshot row is inserted, in the same flush
+    )
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_until: Mapped[datetime | None] = mapped_column(EpochMs)
 
@@ -132,6 +138,8 @@ class ExtractionRow(Base):
     created_at: Mapped[datetime] = mapped_column(EpochMs)
     summary: Mapped[str] = mapped_column(Text)  # JSON: summary fields and their evidence
 
+    snapshot: Mapped[SnapshotRow] = relationship()
+
 
 class FactRow(Base):
     __tablename__ = "facts"
@@ -144,6 +152,8 @@ class FactRow(Base):
     scope: Mapped[str] = mapped_column(String(20))
     condition: Mapped[str] = mapped_column(String(40))
     evidence: Mapped[str] = mapped_column(Text)
+
+    extraction: Mapped[ExtractionRow] = relationship()
 
 
 class AlertRow(Base):
