@@ -100,6 +100,17 @@ def setup(tmp_path: Path, site: Site, make_monitor: Any, smtp_port: int | None =
 ENV = {"HOOK_SECRET": SECRET}
 
 
+def changed_but_not_sent(m: Any, site: Site) -> tuple[Any, Database]:
+    """A first run, a change, and a pass that stops right after storing its alerts (as a run killed before
+    delivery leaves them). Returns the registry and the open database."""
+    m("run", env=ENV)
+    site.html("/p", page(60))
+    registry = load_registry(m.sources, environ=ENV)
+    db = Database(m.db)
+    asyncio.run(run_pass(registry, db, deliver=False))
+    return registry, db
+
+
 def test_outage_then_every_alert_delivered_exactly_once(
     tmp_path: Path, site: Site, make_monitor: Any, smtp: Any
 ) -> None:
@@ -141,12 +152,7 @@ def test_alert_stored_but_not_sent_is_delivered_by_the_next_run_once(
     hook = Receiver()
     site.on_post = hook
     m = setup(tmp_path, site, make_monitor)
-    m("run", env=ENV)
-    site.html("/p", page(60))
-    # a pass that stops right after storing (as a run killed before delivery leaves it)
-    registry = load_registry(m.sources, environ=ENV)
-    db = Database(m.db)
-    asyncio.run(run_pass(registry, db, deliver=False))
+    registry, db = changed_but_not_sent(m, site)
     db.close()
     pending = m.alerts()
     assert len(pending) == 3 and all(a["status"] == "pending" for a in pending)
@@ -184,6 +190,8 @@ def test_ack_hides_alerts_until_all(tmp_path: Path, site: Site, make_monitor: An
 
 
 def test_a_delivery_claimed_by_another_process_is_not_sent_twice(tmp_path: Path, site: Site, make_monitor: Any) -> None:
+    from datetime import timedelta
+
     from sqlalchemy import update
 
     from policy_monitor.notify.outbox import deliver_pending
@@ -192,12 +200,7 @@ def test_a_delivery_claimed_by_another_process_is_not_sent_twice(tmp_path: Path,
     hook = Receiver()
     site.on_post = hook
     m = setup(tmp_path, site, make_monitor)
-    m("run", env=ENV)
-    site.html("/p", page(60))
-    registry = load_registry(m.sources, environ=ENV)
-    db = Database(m.db)
-    asyncio.run(run_pass(registry, db, deliver=False))
-    from datetime import timedelta
+    registry, db = changed_but_not_sent(m, site)
 
     with db.session() as s, s.begin():  # another live sender (the daemon, say) is sending them right now
         s.execute(update(DeliveryRow).values(claim_owner="elsewhere:1:x", claim_until=utcnow() + timedelta(minutes=5)))

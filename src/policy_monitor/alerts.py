@@ -13,6 +13,10 @@ from sqlalchemy.orm import Session
 from .registry import ChannelBase
 from .store.schema import AlertRow, DeliveryRow, utcnow
 
+# what an alert carries from where it is raised to where it is sent
+CONTENT = ("kind", "url", "field", "old", "new", "evidence", "old_evidence", "diff")
+STORED = ("vendor_id", "source_id", "dedupe", *CONTENT)
+
 KINDS = ("page_changed", "fact_changed", "registry_mismatch", "source_failing", "source_gone")
 
 
@@ -38,20 +42,7 @@ def raise_alert(
     exists = session.scalar(select(AlertRow.id).where(AlertRow.dedupe == alert.dedupe))
     if exists is not None:
         return None
-    row = AlertRow(
-        kind=alert.kind,
-        vendor_id=alert.vendor_id,
-        source_id=alert.source_id,
-        url=alert.url,
-        field=alert.field,
-        old=alert.old,
-        new=alert.new,
-        evidence=alert.evidence,
-        old_evidence=alert.old_evidence,
-        diff=alert.diff,
-        created_at=now or utcnow(),
-        dedupe=alert.dedupe,
-    )
+    row = AlertRow(**{f: getattr(alert, f) for f in STORED}, created_at=now or utcnow())
     session.add(row)
     session.flush()
     for ch in channels:

@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 
+from ..alerts import CONTENT
 from ..leases import OWNER, is_dead
 from ..registry import ChannelBase
 from ..store import Database
@@ -166,15 +167,8 @@ def unclaim(db: Database, ids: Sequence[int]) -> None:
 def message_of(a: AlertRow, names: Mapping[str, str]) -> AlertMessage:
     return AlertMessage(
         id=a.id,
-        kind=a.kind,
         vendor=a.vendor_id,
         vendor_name=names.get(a.vendor_id, a.vendor_id),
-        url=a.url,
-        field=a.field,
-        old=a.old,
-        new=a.new,
-        evidence=a.evidence,
-        old_evidence=a.old_evidence,
-        diff=a.diff,
         created_at=a.created_at,
+        **{f: getattr(a, f) for f in CONTENT},
     )
