@@ -71,8 +71,8 @@ _TEXT_TYPES = ("text/", "application/xhtml", "application/xml", "application/jso
 
 @dataclass(frozen=True)
 class FetchSettings:
-    concurrency: int = 32  # global limit of requests in flight
-    per_host: int = 2  # connections per host at once
+    concurrency: int = 64  # global limit of requests in flight
+    per_host: int = 1  # connections per host at once (one at a time: polite, and measured fastest overall)
     timeout: float = 30.0  # default total time budget of one attempt, body included
     max_bytes: int = 10 * 2**20  # cap on decompressed bytes, enforced while streaming
     retries: int = 3  # extra attempts for connection errors, timeouts, 429, 5xx

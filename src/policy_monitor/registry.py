@@ -202,8 +202,8 @@ class Vendor(Model):
 class Defaults(Model):
     schedule: str = DEFAULT_SCHEDULE
     timeout: float = Field(default=30.0, gt=0, le=300)
-    concurrency: int = Field(default=32, ge=1, le=1000)
-    per_host: int = Field(default=2, ge=1, le=16)
+    concurrency: int = Field(default=64, ge=1, le=1000)
+    per_host: int = Field(default=1, ge=1, le=16)
     max_bytes: int = Field(default=10 * 2**20, ge=1024)
     retries: int = Field(default=3, ge=0, le=10)
     failing_after: int = Field(default=3, ge=1)
