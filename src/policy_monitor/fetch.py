@@ -8,14 +8,15 @@ Politeness and limits:
 
 * at most `FetchSettings.concurrency` requests in flight, and at most `per_host` to any one host;
   robots.txt requests count against the same limits;
-* robots.txt is read once per origin and per Fetcher, and honoured unless the request says
-  ``robots=False`` (see `policy_monitor.robots` for the matching rules);
+* robots.txt is read once per origin and per Fetcher (or taken from `robots_known`, what the caller
+  remembered from an earlier run), and honoured unless the request says ``robots=False`` (see
+  `policy_monitor.robots` for the matching rules);
 * every attempt has a total time budget (connect, headers and body together), so a server that trickles
   bytes cannot hold a check for ever;
 * connection errors, timeouts, 429 and 5xx are retried with exponential backoff and full jitter, and a
   Retry-After header is honoured up to `retry_after_max`; other 4xx are not retried;
-* the body is decompressed while it streams, and reading stops as soon as the decompressed size passes
-  `max_bytes`, so a huge body or a gzip bomb costs little memory and time.
+* the body is decompressed while it streams (`policy_monitor.decoding`), and reading stops as soon as the
+  decompressed size passes `max_bytes`, so a huge body or a gzip bomb costs little memory and time.
 
 `fetch_all` / `iter_fetch` run many requests at once and hand back each result as soon as it arrives.
 """
@@ -23,7 +24,6 @@ Politeness and limits:
 from __future__ import annotations
 
 import asyncio
-import codecs
 import contextlib
 import email.utils
 import functools
@@ -31,19 +31,25 @@ import hashlib
 import inspect
 import logging
 import random
-import re
 import ssl
 import time
-import zlib
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-import charset_normalizer
 import httpx
 
 from policy_monitor import __version__
+from policy_monitor.decoding import (  # noqa: F401 - decode_body is part of this module's surface
+    BodyError,
+    Inflater,
+    decode,
+    decode_body,
+    header_charset,
+    is_text,
+    media_type,
+)
 from policy_monitor.robots import RobotsRules, parse_robots
 
 __all__ = [
@@ -64,9 +70,7 @@ Sleep = Callable[[float], Awaitable[None]]
 ROBOTS_DISALLOWED = "disallowed by robots.txt (set robots: false on the source to override)"
 ROBOTS_MAX_BYTES = 512 * 1024  # as much of a robots.txt as is read; the RFC asks for at least 500 KiB
 ROBOTS_MAX_REDIRECTS = 5
-_PIECE = 64 * 1024  # largest piece the decompressor hands out at once
 _REDIRECTS = {301, 302, 303, 307, 308}
-_TEXT_TYPES = ("text/", "application/xhtml", "application/xml", "application/json", "application/ld+json")
 
 
 @dataclass(frozen=True)
@@ -137,14 +141,6 @@ class _Answer:
     etag: str | None = None
     last_modified: str | None = None
     nbytes: int = 0
-
-
-class _BodyError(Exception):
-    """The body cannot be accepted; str() is the reason. Not retried."""
-
-    def __init__(self, reason: str, nbytes: int = 0) -> None:
-        super().__init__(reason)
-        self.nbytes = nbytes
 
 
 class Fetcher:
@@ -280,7 +276,7 @@ class Fetcher:
             "status": status,
             "etag": headers.get("etag"),
             "last_modified": headers.get("last-modified"),
-            "content_type": _media_type(headers.get("content-type")),
+            "content_type": media_type(headers.get("content-type")),
         }
         if status in _REDIRECTS and headers.get("location"):
             return str(response.url.join(headers["location"]))
@@ -304,14 +300,14 @@ class Fetcher:
             return _Answer("failed", url, reason=status_line, http_error=True, **common)
         try:
             body = await self._read_body(response, self.settings.max_bytes)
-        except _BodyError as exc:
+        except BodyError as exc:
             return _Answer("failed", url, reason=str(exc), nbytes=exc.nbytes, **common)
         return _Answer(
             "ok",
             url,
             body=body,
             nbytes=len(body),
-            charset=_header_charset(headers.get("content-type")),
+            charset=header_charset(headers.get("content-type")),
             **common,
         )
 
@@ -325,7 +321,7 @@ class Fetcher:
         """
         declared = response.headers.get("content-length", "")
         if not truncate and declared.isdigit() and int(declared) > cap:
-            raise _BodyError(f"body larger than {_size(cap)} (Content-Length {_size(int(declared), exact=False)})")
+            raise BodyError(f"body larger than {_size(cap)} (Content-Length {_size(int(declared), exact=False)})")
         encodings = [e.strip().lower() for e in response.headers.get("content-encoding", "").split(",") if e.strip()]
         encodings = [e for e in encodings if e != "identity"]
         parts: list[bytes] = []
@@ -341,12 +337,12 @@ class Fetcher:
                         parts.append(piece[: len(piece) - (total - cap)])
                         total = cap
                         return False
-                    raise _BodyError(f"body larger than {_size(cap)} (stopped at {_size(total, exact=False)})", total)
+                    raise BodyError(f"body larger than {_size(cap)} (stopped at {_size(total, exact=False)})", total)
                 parts.append(piece)
             return True
 
         if not encodings or (len(encodings) == 1 and encodings[0] in ("gzip", "x-gzip", "deflate")):
-            decoder = _Inflater(encodings[0]) if encodings else None
+            decoder = Inflater(encodings[0]) if encodings else None
             async for raw in response.aiter_raw():
                 if not take(decoder.feed(raw) if decoder else (raw,)):
                     return b"".join(parts)
@@ -358,7 +354,7 @@ class Fetcher:
                     if not take((piece,)):
                         return b"".join(parts)
             except httpx.DecodingError as exc:
-                raise _BodyError(f"could not decode the {', '.join(encodings)} body: {exc}", total) from None
+                raise BodyError(f"could not decode the {', '.join(encodings)} body: {exc}", total) from None
         return b"".join(parts)
 
     # ----------------------------------------------------------------------------------------------------
@@ -420,7 +416,7 @@ class Fetcher:
                                 known = "" if 400 <= response.status_code < 500 else None
                                 return RobotsRules.allow_all(), known
                             body = await self._read_body(response, ROBOTS_MAX_BYTES, truncate=True)
-                except (TimeoutError, httpx.HTTPError, _BodyError) as exc:
+                except (TimeoutError, httpx.HTTPError, BodyError) as exc:
                     logger.debug("%s: %s, everything allowed", url, exc)
                     break
             text = body.decode("utf-8", errors="replace")
@@ -485,129 +481,6 @@ async def fetch_all(
 
 
 # --------------------------------------------------------------------------------------------------------
-# Text
-
-
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_:.\-]+)""", re.IGNORECASE)
-_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([a-zA-Z0-9_.\-]+)""")
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-# Labels that browsers read as windows-1252, which is what such pages really are (WHATWG Encoding).
-_AS_WINDOWS_1252 = {"latin_1", "iso8859-1", "ascii", "cp1252"}
-
-
-def decode_body(body: bytes, content_type: str | None = None) -> str:
-    """Decode a page: byte order mark, else the Content-Type charset, else a <meta> or XML declaration,
-    else UTF-8 if the bytes are valid UTF-8, else charset-normalizer's guess. Bytes that do not decode
-    become U+FFFD, so a broken page still yields text."""
-    return _decode(body, _header_charset(content_type))
-
-
-def _decode(body: bytes, declared: str | None) -> str:
-    for bom, bom_encoding in _BOMS:
-        if body.startswith(bom):
-            return body.decode(bom_encoding, errors="replace")
-    encoding = _codec(declared)
-    if encoding is None:
-        head = body[:8192]
-        match = _META_CHARSET.search(head) or _XML_ENCODING.search(head)
-        encoding = _codec(match.group(1).decode("ascii") if match else None)
-        if encoding and encoding.startswith("utf-16"):  # a page that can say so in ASCII is not UTF-16
-            encoding = "utf-8"
-    if encoding is None:
-        try:
-            return body.decode("utf-8")
-        except UnicodeDecodeError:
-            guess = charset_normalizer.from_bytes(body[: 256 * 1024]).best()
-            encoding = _codec(guess.encoding if guess else None) or "cp1252"
-    return body.decode(encoding, errors="replace")
-
-
-def _codec(label: str | None) -> str | None:
-    if not label:
-        return None
-    try:
-        name = codecs.lookup(label.strip().strip("\"'")).name
-    except LookupError:
-        return None
-    return "cp1252" if name in _AS_WINDOWS_1252 else name
-
-
-def _header_charset(content_type: str | None) -> str | None:
-    if not content_type:
-        return None
-    for param in content_type.split(";")[1:]:
-        key, _, value = param.partition("=")
-        if key.strip().lower() == "charset" and value.strip():
-            return value.strip().strip("\"'")
-    return None
-
-
-def _media_type(content_type: str | None) -> str | None:
-    if not content_type:
-        return None
-    return content_type.split(";", 1)[0].strip().lower() or None
-
-
-def _is_text(media_type: str | None) -> bool:
-    return media_type is None or media_type.startswith(_TEXT_TYPES) or media_type.endswith(("+xml", "+json"))
-
-
-# --------------------------------------------------------------------------------------------------------
-# Decompression in bounded pieces
-
-
-class _Inflater:
-    """gzip or deflate, handed out in pieces of at most _PIECE bytes however much the input expands."""
-
-    def __init__(self, encoding: str) -> None:
-        self.name = "gzip" if encoding in ("gzip", "x-gzip") else "deflate"
-        self._wbits = 16 + zlib.MAX_WBITS if self.name == "gzip" else zlib.MAX_WBITS
-        self._inflate = zlib.decompressobj(self._wbits)
-        self._started = False  # some output produced or input accepted
-        self._done = False  # one complete stream seen; anything after it that is not gzip is ignored
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        while data:
-            try:
-                out = self._inflate.decompress(data, _PIECE)
-            except zlib.error as exc:
-                if self.name == "deflate" and not self._started and self._wbits > 0:
-                    self._wbits = -zlib.MAX_WBITS  # "deflate" sent without its zlib header
-                    self._inflate = zlib.decompressobj(self._wbits)
-                    continue
-                if self._done:
-                    return
-                raise _BodyError(f"could not decompress the {self.name} body ({exc})") from None
-            self._started = True
-            if out:
-                yield out
-            if self._inflate.eof:
-                self._done = True
-                data = self._inflate.unused_data
-                if data and self.name == "gzip":  # another gzip member follows
-                    self._inflate = zlib.decompressobj(self._wbits)
-                    continue
-                return
-            data = self._inflate.unconsumed_tail
-            while not data and len(out) == _PIECE:  # output still pending inside zlib
-                out = self._inflate.decompress(b"", _PIECE)
-                if out:
-                    yield out
-                if self._inflate.eof:
-                    self._done = True
-                    return
-
-    def finish(self) -> Iterator[bytes]:
-        if self._started and not self._inflate.eof and not self._done:
-            raise _BodyError(f"the {self.name} body ends before its stream does (truncated)")
-        return iter(())
-
-
-# --------------------------------------------------------------------------------------------------------
 # Small helpers
 
 
@@ -618,8 +491,8 @@ def _result(request: FetchRequest, answer: _Answer, attempts: int, duration: flo
     ok = answer.outcome == "ok"
     body = answer.body if ok else None
     text = None
-    if body is not None and _is_text(answer.content_type):
-        text = _decode(body, answer.charset)
+    if body is not None and is_text(answer.content_type):
+        text = decode(body, answer.charset)
     etag, last_modified = answer.etag, answer.last_modified
     if answer.outcome == "not_modified":  # a 304 need not repeat the validators
         etag = etag or request.etag
