@@ -223,12 +223,20 @@ def test_retry_after_is_capped(mock):
     assert result.reason == "HTTP 429 Too Many Requests after 2 attempts"
 
 
-def test_timeout_is_retried_then_fails_with_reason(mock):
+def test_timeout_is_retried_once_then_fails_with_reason(mock):
     route = mock.get(URL).mock(side_effect=httpx.ReadTimeout("read timed out"))
     result = fetch_one()
     assert result.outcome == "failed"
-    assert result.reason == "timed out after 5 s (4 attempts)"
-    assert result.status is None and route.call_count == 4
+    assert result.reason == "timed out after 5 s (2 attempts)"  # a hung site costs 2 budgets, not 4
+    assert result.status is None and route.call_count == 2
+
+
+def test_a_timeout_after_other_failures_still_gets_its_one_retry(mock):
+    route = mock.get(URL).mock(
+        side_effect=[httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), httpx.Response(200, text="ok")]
+    )
+    result = fetch_one()
+    assert (result.outcome, result.attempts, route.call_count) == ("ok", 3, 3)
 
 
 def test_total_budget_stops_a_slow_answer(mock):
@@ -274,9 +282,7 @@ def test_certificate_error_is_not_retried(mock):
 
 def test_redirects_are_followed_relative_and_absolute(mock):
     mock.get(URL).respond(301, headers={"Location": "/legal/privacy"})
-    mock.get("https://acme.example/legal/privacy").respond(
-        302, headers={"Location": "https://www.acme.example/p"}
-    )
+    mock.get("https://acme.example/legal/privacy").respond(302, headers={"Location": "https://www.acme.example/p"})
     mock.get("https://www.acme.example/p").respond(200, text="the policy")
     result = fetch_one()
     assert (result.outcome, result.text, result.status) == ("ok", "the policy", 200)
@@ -289,8 +295,7 @@ def test_redirect_loop_fails_with_clear_reason(mock):
     result = fetch_one()
     assert result.outcome == "failed"
     assert result.reason == (
-        "redirect loop (https://acme.example/privacy -> https://acme.example/b -> ...), "
-        "stopped after 10 redirects"
+        "redirect loop (https://acme.example/privacy -> https://acme.example/b -> ...), stopped after 10 redirects"
     )
     assert result.attempts == 1  # not retried
 
@@ -359,9 +364,7 @@ def test_gzip_bomb_is_stopped_on_decompressed_size(mock, gzip_bomb):
     "encode",
     [
         pytest.param(lambda b: ("gzip", gzip.compress(b)), id="gzip"),
-        pytest.param(
-            lambda b: ("gzip", gzip.compress(b[:5000]) + gzip.compress(b[5000:])), id="gzip-members"
-        ),
+        pytest.param(lambda b: ("gzip", gzip.compress(b[:5000]) + gzip.compress(b[5000:])), id="gzip-members"),
         pytest.param(lambda b: ("deflate", zlib.compress(b)), id="deflate-zlib"),
         pytest.param(lambda b: ("deflate", zlib.compress(b)[2:-4]), id="deflate-raw"),
     ],
@@ -400,9 +403,7 @@ def test_corrupt_gzip_body_fails():
 # ------------------------------------------------------------------------------------------------------
 # Text decoding
 
-GERMAN = (
-    "Datenschutzerklärung: Wir speichern Ihre Eingaben höchstens dreißig Tage lang, außer bei Missbrauch. "
-)
+GERMAN = "Datenschutzerklärung: Wir speichern Ihre Eingaben höchstens dreißig Tage lang, außer bei Missbrauch. "
 
 
 @pytest.mark.parametrize(
@@ -423,9 +424,7 @@ GERMAN = (
         ),
         pytest.param(
             None,
-            '<meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-1"><p>“x”</p>'.encode(
-                "cp1252"
-            ),
+            '<meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-1"><p>“x”</p>'.encode("cp1252"),
             '<meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-1"><p>“x”</p>',
             id="meta-http-equiv-latin1-read-as-windows-1252",
         ),
@@ -452,9 +451,7 @@ def test_charset_from_response_header(mock):
 
 
 def test_invalid_bytes_in_response_are_replaced(mock):
-    mock.get(URL).respond(
-        200, content=b"caf\xc3\xa9 \xff", headers={"Content-Type": "text/html; charset=utf-8"}
-    )
+    mock.get(URL).respond(200, content=b"caf\xc3\xa9 \xff", headers={"Content-Type": "text/html; charset=utf-8"})
     assert fetch_one().text == "café \ufffd"
 
 

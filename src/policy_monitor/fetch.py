@@ -133,6 +133,7 @@ class _Answer:
     status: int | None = None
     reason: str | None = None
     retryable: bool = False
+    timed_out: bool = False
     retry_after: float | None = None
     http_error: bool = False  # reason is an HTTP status line ("after N attempts" reads well after it)
     body: bytes | None = None
@@ -208,10 +209,14 @@ class Fetcher:
             if invalid:
                 answer = _Answer("failed", request.url, reason=invalid)
             else:
+                timeouts = 0
                 while True:
                     attempts += 1
                     answer = await self._attempt(request)
-                    if not answer.retryable or attempts > self.settings.retries:
+                    timeouts += answer.timed_out
+                    # a server that let a whole attempt run out is seldom quicker the third time: a timeout
+                    # is tried again once, so a hung site holds a run for 2 budgets, not 4
+                    if not answer.retryable or attempts > self.settings.retries or timeouts > 1:
                         break
                     delay = self._delay(attempts, answer.retry_after)
                     logger.debug("%s: %s; retrying in %.2f s", request.url, answer.reason, delay)
@@ -251,7 +256,9 @@ class Fetcher:
                         ) as response:
                             answer_or_next = await self._answer(response)
                 except (TimeoutError, httpx.TimeoutException):
-                    return _Answer("failed", url, reason=f"timed out after {_seconds(budget)} s", retryable=True)
+                    return _Answer(
+                        "failed", url, reason=f"timed out after {_seconds(budget)} s", retryable=True, timed_out=True
+                    )
                 except httpx.TransportError as exc:
                     return _Answer("failed", url, reason=_describe(exc), retryable=_retryable(exc))
                 finally:
