@@ -125,6 +125,33 @@ FILLER = [
 ]
 
 
+# --- alerts as channels receive them ----------------------------------------------------------------------
+
+
+def notify_alert(id: int = 1, **changes: Any) -> Any:
+    """An AlertMessage for channel tests: a retention change at Anthropic, with `changes` applied."""
+    from datetime import UTC, datetime
+
+    from policy_monitor.notify import AlertMessage
+
+    values: dict[str, Any] = {
+        "id": id,
+        "kind": "fact_changed",
+        "vendor": "anthropic",
+        "vendor_name": "Anthropic",
+        "url": "https://www.anthropic.com/legal/privacy",
+        "field": "retention",
+        "old": "P30D",
+        "new": "P5Y",
+        "evidence": "We retain your data for up to 5 years.",
+        "old_evidence": "We retain your data for 30 days.",
+        "diff": None,
+        "created_at": datetime(2026, 11, 20, 8, 30, 5, 123456, tzinfo=UTC),
+    }
+    values.update(changes)
+    return AlertMessage(**values)
+
+
 # --- databases -------------------------------------------------------------------------------------------
 
 

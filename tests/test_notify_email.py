@@ -24,26 +24,19 @@ from policy_monitor.notify import AlertMessage, SendResult, send
 from policy_monitor.notify.email import send_email
 from policy_monitor.registry import EmailChannel
 
+from .conftest import notify_alert
+
 PASSWORD = "smtp-pa55-do-not-leak"
 
 
 def alert(id: int = 1, **changes: Any) -> AlertMessage:
-    values: dict[str, Any] = {
-        "id": id,
-        "kind": "fact_changed",
-        "vendor": "anthropic",
-        "vendor_name": "Anthropic",
-        "url": "https://www.anthropic.com/legal/privacy",
-        "field": "retention",
-        "old": "P30D",
-        "new": "P5Y",
+    # evidence with characters HTML must escape; a creation time without microseconds
+    changes = {
         "evidence": "We retain <your> data for up to 5 years & more.",
-        "old_evidence": "We retain your data for 30 days.",
-        "diff": None,
         "created_at": datetime(2026, 11, 20, 8, 30, 5, tzinfo=UTC),
+        **changes,
     }
-    values.update(changes)
-    return AlertMessage(**values)
+    return notify_alert(id, **changes)
 
 
 DIFF = "--- before\n+++ after\n@@ -1,2 +1,2 @@\n context\n-kept for 30 days\n+kept for <5> years"
@@ -178,9 +171,7 @@ def test_one_message_per_alert_with_a_subject_text_and_html(server: Server) -> N
 
     assert second.subject() == "[policy-monitor] Anthropic: policy page changed (anthropic.com/legal/privacy)"
     assert "+kept for <5> years" in second.text()
-    removed = (
-        '<span style="display:block;white-space:pre-wrap;color:#82071e;background:#ffebe9;">-kept for 30 days'
-    )
+    removed = '<span style="display:block;white-space:pre-wrap;color:#82071e;background:#ffebe9;">-kept for 30 days'
     added = 'color:#116329;background:#e6ffec;">+kept for &lt;5&gt; years</span>'
     assert removed in second.html() and added in second.html()
 
@@ -233,9 +224,7 @@ def test_digest_alerts_share_the_outcome(server: Server) -> None:
 def test_a_refused_recipient_means_not_delivered(server: Server) -> None:
     server.handler.refuse_rcpt = {"privacy@example.org"}
     [result] = send(channel(server.url()), [alert(1)])
-    assert result == SendResult(
-        1, False, "SMTP 550 5.1.1 mailbox unavailable (recipient privacy@example.org refused)"
-    )
+    assert result == SendResult(1, False, "SMTP 550 5.1.1 mailbox unavailable (recipient privacy@example.org refused)")
     assert server.handler.mails == []
 
 
@@ -244,8 +233,7 @@ def test_a_partly_refused_message_is_not_counted_as_delivered(server: Server) ->
     [result] = send(channel(server.url(), to=["privacy@example.org", "gone@example.org"]), [alert(1)])
     assert not result.ok
     assert result.reason == (
-        "SMTP 550 5.1.1 mailbox unavailable "
-        "(recipient gone@example.org refused; accepted for 1 other recipient)"
+        "SMTP 550 5.1.1 mailbox unavailable (recipient gone@example.org refused; accepted for 1 other recipient)"
     )
 
 
@@ -367,9 +355,7 @@ def test_an_untrusted_certificate_is_not_accepted(start_server: Any, certificate
 
 
 def test_non_ascii_names_and_evidence_arrive_intact(server: Server) -> None:
-    a = alert(
-        1, vendor_name="Société Générale IA", evidence="Nous conservez vos données « 5 ans » — au plus."
-    )
+    a = alert(1, vendor_name="Société Générale IA", evidence="Nous conservez vos données « 5 ans » — au plus.")
     assert send(channel(server.url()), [a]) == [SendResult(1, True, None)]
     [mail] = server.handler.mails
     assert mail.subject() == "[policy-monitor] Société Générale IA: retention P30D -> P5Y"

@@ -12,7 +12,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -26,27 +26,14 @@ from policy_monitor.notify import AlertMessage, SendResult, send
 from policy_monitor.notify.webhook import send_webhook
 from policy_monitor.registry import WebhookChannel
 
+from .conftest import notify_alert
+
 SECRET = "whsec-7f3a9c-do-not-leak"
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "webhook.md"
 
 
 def alert(id: int = 1, **changes: Any) -> AlertMessage:
-    values: dict[str, Any] = {
-        "id": id,
-        "kind": "fact_changed",
-        "vendor": "anthropic",
-        "vendor_name": "Anthropic",
-        "url": "https://www.anthropic.com/legal/privacy",
-        "field": "retention",
-        "old": "P30D",
-        "new": "P5Y",
-        "evidence": "We retain your data for up to 5 years.",
-        "old_evidence": "We retain your data for 30 days.",
-        "diff": None,
-        "created_at": datetime(2026, 11, 20, 8, 30, 5, 123456, tzinfo=UTC),
-    }
-    values.update(changes)
-    return AlertMessage(**values)
+    return notify_alert(id, **changes)
 
 
 class Receiver(ThreadingHTTPServer):
@@ -205,9 +192,7 @@ def test_slack_format_is_a_slack_message_still_signed_and_carrying_the_delivery_
 ) -> None:
     receiver.secret = SECRET
     diff = "--- before\n+++ after\n@@ -1 +1 @@\n-kept <30> days & more\n+kept 5 years"
-    a = alert(
-        9, kind="page_changed", field=None, old=None, new=None, evidence=None, old_evidence=None, diff=diff
-    )
+    a = alert(9, kind="page_changed", field=None, old=None, new=None, evidence=None, old_evidence=None, diff=diff)
 
     assert send(channel(receiver.url, secret=SECRET, format="slack"), [a]) == [SendResult(9, True, None)]
 
@@ -229,9 +214,7 @@ def test_slack_format_is_a_slack_message_still_signed_and_carrying_the_delivery_
     assert "monitor ack 9" in texts
 
 
-def test_secrets_never_appear_in_payloads_reasons_or_logs(
-    receiver: Receiver, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_secrets_never_appear_in_payloads_reasons_or_logs(receiver: Receiver, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     token_url = receiver.url + "/T0001/B0002/tok3nAbCdEf"
     receiver.status = 403
@@ -242,12 +225,8 @@ def test_secrets_never_appear_in_payloads_reasons_or_logs(
     results = send(failing, [alert(1)]) + send(refused, [alert(2)])
 
     assert not any(r.ok for r in results)
-    assert results[0].reason is not None and results[0].reason.startswith(
-        "HTTP 403 Forbidden: invalid token in ***"
-    )
-    for text in (
-        [r.reason or "" for r in results] + [caplog.text] + [r["body"].decode() for r in receiver.requests]
-    ):
+    assert results[0].reason is not None and results[0].reason.startswith("HTTP 403 Forbidden: invalid token in ***")
+    for text in [r.reason or "" for r in results] + [caplog.text] + [r["body"].decode() for r in receiver.requests]:
         assert SECRET not in text
         assert "tok3nAbCdEf" not in text
     assert SECRET not in repr(failing)
@@ -273,8 +252,7 @@ def test_secrets_never_appear_in_payloads_reasons_or_logs(
         ),
         (
             {"kind": "source_failing", "field": None, "evidence": "HTTP 503 Service Unavailable\n(3 runs)"},
-            "[policy-monitor] Anthropic: source failing (anthropic.com/legal/privacy): "
-            "HTTP 503 Service Unavailable",
+            "[policy-monitor] Anthropic: source failing (anthropic.com/legal/privacy): HTTP 503 Service Unavailable",
         ),
         (
             {"kind": "source_gone", "field": None, "evidence": "HTTP 404 Not Found"},
