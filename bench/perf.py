@@ -274,15 +274,21 @@ def check(result: RunResult, what: str, expect: dict[str, int], problems: list[s
             problems.append(f"{what}: expected {word} {n}, got {got} ({result.summary})")
 
 
+def write_sources(cfg: Config, sites: Sites, work: Path) -> Path:
+    """The sources file of a trial: the tool's own limits, or as many requests in flight as the floor uses."""
+    defaults: dict[str, object] = {"timeout": 60}
+    if not cfg.tool_limits:
+        defaults |= {"concurrency": min(cfg.hosts, 1000), "per_host": 1}
+    sources = work / "sources.yaml"
+    sources.write_text(sites.sources_yaml(defaults))
+    return sources
+
+
 def trial(cfg: Config, work: Path) -> Trial:
     with Sites(
         work / "site", pages=cfg.pages, hosts=cfg.hosts, latency=cfg.latency, size_kb=cfg.size_kb, static=cfg.static
     ) as sites:
-        defaults: dict[str, object] = {"timeout": 60}
-        if not cfg.tool_limits:
-            defaults |= {"concurrency": min(cfg.hosts, 1000), "per_host": 1}
-        sources = work / "sources.yaml"
-        sources.write_text(sites.sources_yaml(defaults))
+        sources = write_sources(cfg, sites, work)
         db = work / "monitor.db"
         floor(sites)  # warm the page cache and the servers; not counted
         fl, fl_bytes, fl_cpu = floor(sites)
@@ -445,11 +451,7 @@ def profile(cfg: Config, out: Path, top: int = 25) -> str:
         with Sites(
             work / "site", pages=cfg.pages, hosts=cfg.hosts, latency=cfg.latency, size_kb=cfg.size_kb, static=cfg.static
         ) as sites:
-            defaults: dict[str, object] = {"timeout": 60}
-            if not cfg.tool_limits:
-                defaults |= {"concurrency": min(cfg.hosts, 1000), "per_host": 1}
-            sources = work / "sources.yaml"
-            sources.write_text(sites.sources_yaml(defaults))
+            sources = write_sources(cfg, sites, work)
             cmd = [
                 sys.executable,
                 "-m",
