@@ -50,6 +50,7 @@ from policy_monitor.decoding import (  # noqa: F401 - decode_body is part of thi
     is_text,
     media_type,
 )
+from policy_monitor.reasons import describe_error, redirect_reason, seconds, size
 from policy_monitor.robots import RobotsRules, parse_robots
 
 __all__ = [
@@ -257,10 +258,10 @@ class Fetcher:
                             answer_or_next = await self._answer(response)
                 except (TimeoutError, httpx.TimeoutException):
                     return _Answer(
-                        "failed", url, reason=f"timed out after {_seconds(budget)} s", retryable=True, timed_out=True
+                        "failed", url, reason=f"timed out after {seconds(budget)} s", retryable=True, timed_out=True
                     )
                 except httpx.TransportError as exc:
-                    return _Answer("failed", url, reason=_describe(exc), retryable=_retryable(exc))
+                    return _Answer("failed", url, reason=describe_error(exc), retryable=_retryable(exc))
                 finally:
                     used += time.monotonic() - began
             if isinstance(answer_or_next, _Answer):
@@ -268,7 +269,7 @@ class Fetcher:
             url = answer_or_next
             chain.append(url)
             if len(chain) - 1 > self.settings.max_redirects:
-                return _Answer("failed", url, reason=_redirect_reason(chain, self.settings.max_redirects))
+                return _Answer("failed", url, reason=redirect_reason(chain, self.settings.max_redirects))
             invalid = _check_url(url)
             if invalid:
                 return _Answer("failed", url, reason=f"redirected to an {invalid}")
@@ -328,7 +329,7 @@ class Fetcher:
         """
         declared = response.headers.get("content-length", "")
         if not truncate and declared.isdigit() and int(declared) > cap:
-            raise BodyError(f"body larger than {_size(cap)} (Content-Length {_size(int(declared), exact=False)})")
+            raise BodyError(f"body larger than {size(cap)} (Content-Length {size(int(declared), exact=False)})")
         encodings = [e.strip().lower() for e in response.headers.get("content-encoding", "").split(",") if e.strip()]
         encodings = [e for e in encodings if e != "identity"]
         parts: list[bytes] = []
@@ -344,7 +345,7 @@ class Fetcher:
                         parts.append(piece[: len(piece) - (total - cap)])
                         total = cap
                         return False
-                    raise BodyError(f"body larger than {_size(cap)} (stopped at {_size(total, exact=False)})", total)
+                    raise BodyError(f"body larger than {size(cap)} (stopped at {size(total, exact=False)})", total)
                 parts.append(piece)
             return True
 
@@ -574,58 +575,3 @@ def _retryable(exc: httpx.TransportError) -> bool:
         return False
     text = str(exc).lower()
     return "certificate" not in text and "location header" not in text
-
-
-def _describe(exc: httpx.TransportError) -> str:
-    """One line for people from an httpx transport error."""
-    text = str(exc)
-    causes = [text]
-    cause: BaseException | None = exc.__cause__ or exc.__context__
-    while cause is not None and len(causes) < 6:
-        causes.append(f"{type(cause).__name__} {cause}")
-        cause = cause.__cause__ or cause.__context__
-    everything = " ".join(causes).lower()
-    if "reset" in everything:
-        return "connection reset"
-    if isinstance(exc, httpx.ConnectError):
-        if "refused" in everything:
-            return "connection refused"
-        if "certificate" in everything or "ssl" in everything:
-            return f"TLS error: {text}" if text else "TLS error"
-        if "name or service" in everything or "nodename" in everything or "getaddrinfo" in everything:
-            return "could not resolve the host name"
-        return f"could not connect: {text}" if text else "could not connect"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        if text.startswith("Invalid URL in location header"):  # httpx checks Location before we see it
-            return "redirected to an invalid URL (" + text.split(":", 1)[-1].strip().rstrip(".") + ")"
-        if "complete message body" in everything or "incomplete" in everything:
-            return "connection closed before the body was complete"
-        return "connection closed by the server without a response"
-    if isinstance(exc, httpx.UnsupportedProtocol):
-        return f"invalid URL: {text}"
-    return f"network error: {text}" if text else f"network error ({type(exc).__name__})"
-
-
-def _redirect_reason(chain: list[str], limit: int) -> str:
-    if len(set(chain)) < len(chain):
-        seen: list[str] = []
-        for url in chain:
-            if url not in seen:
-                seen.append(url)
-        loop = " -> ".join(seen[-3:])
-        return f"redirect loop ({loop} -> ...), stopped after {limit} redirects"
-    return f"too many redirects ({limit})"
-
-
-def _seconds(value: float) -> str:
-    return f"{value:g}"
-
-
-def _size(n: int, exact: bool = True) -> str:
-    """10485760 -> '10 MiB' (exact) / '10.0 MiB'."""
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= scale:
-            if exact and n % scale == 0:
-                return f"{n // scale} {unit}"
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} bytes"

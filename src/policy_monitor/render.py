@@ -45,9 +45,8 @@ from .fetch import (
     FetchResult,
     FetchSettings,
     _check_url,
-    _seconds,
-    _size,
 )
+from .reasons import seconds, size
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page, Playwright
@@ -199,7 +198,7 @@ class BrowserFetcher:
         from playwright.async_api import Error as PlaywrightError
 
         deadline = time.monotonic() + budget  # from now: waiting for a slot does not count
-        timed_out = f"timed out after {_seconds(budget)} s"
+        timed_out = f"timed out after {seconds(budget)} s"
         status: int | None = None
         final_url = request.url
         context = None
@@ -243,7 +242,7 @@ class BrowserFetcher:
                 status,
                 final_url,
                 started,
-                reason=f"rendered page larger than {_size(self.settings.max_bytes)} ({_size(len(body), exact=False)})",
+                reason=f"rendered page larger than {size(self.settings.max_bytes)} ({size(len(body), exact=False)})",
                 nbytes=len(body),
             )
         return _done(request, "ok", status, final_url, started, body=body, text=html)
