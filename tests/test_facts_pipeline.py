@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from policy_monitor import analyse
+from policy_monitor import facts
 from policy_monitor.facts import Extraction, Summary
 
 from .conftest import FILLER, Site, policy_html
@@ -53,7 +53,7 @@ def test_reextract_stores_new_facts_without_fact_changed(
     assert m.alerts() == []
 
     better = Extraction(summary=Summary(retention="P30D", zdr_available=True), facts=(), evidence={"retention": RET})
-    monkeypatch.setattr(analyse, "extract", lambda text: better)  # an improved extractor reads more
+    monkeypatch.setattr(facts, "extract", lambda text: better)  # an improved extractor reads more
     r = m("reextract")
     assert r.code == 0 and "re-extracted 1 snapshot" in r.out and "1 summary" in r.out
     history = m("history", "examplar", "--json").json()[0]["snapshots"]
@@ -61,7 +61,7 @@ def test_reextract_stores_new_facts_without_fact_changed(
     assert [a["kind"] for a in m.alerts()] == []  # our upgrade, not the vendor's change
 
     worse = Extraction(summary=Summary(retention="P2Y"), facts=(), evidence={"retention": RET})
-    monkeypatch.setattr(analyse, "extract", lambda text: worse)
+    monkeypatch.setattr(facts, "extract", lambda text: worse)
     m("reextract")
     kinds = [a["kind"] for a in m.alerts()]
     assert kinds == ["registry_mismatch"]  # the expected facts are re-checked against the new reading
@@ -71,8 +71,8 @@ def test_a_page_whose_bytes_change_but_not_its_policy_is_not_read_again(
     site: Site, make_monitor: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = []
-    real = analyse.extract
-    monkeypatch.setattr(analyse, "extract", lambda text: calls.append(1) or real(text))
+    real = facts.extract
+    monkeypatch.setattr(facts, "extract", lambda text: calls.append(1) or real(text))
     m = make_monitor([vendor([site.url("/p")], retention="P30D")])
     for nonce in range(3):  # a fresh token on every load: new bytes, same policy
         site.html("/p", policy_html("Examplar", [FILLER[0], RET], head=f'<meta name="csrf" content="{nonce}">'))

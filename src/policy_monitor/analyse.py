@@ -4,10 +4,14 @@ in worker processes while the fetches go on."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .facts import EXTRACTOR_VERSION, extract
-from .normalize import Page, normalize
+if TYPE_CHECKING:
+    from .normalize import Page
+
+# The reading code (selectolax, the facts rules) is imported where a page is read: in the worker processes,
+# which preload it (`READERS`), not in the process that fetches and stores.
+READERS = ("policy_monitor.normalize", "policy_monitor.facts")
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,9 @@ class PageRules:
 def analyse(text: str, content_type: str | None, rules: PageRules, current_key: str | None = None) -> Analysis:
     """Normalise the page; read its facts unless its canonical text is the current snapshot's (`current_key`):
     most pages change bytes on every load (nonces, tokens) but not their policy."""
+    from .facts import EXTRACTOR_VERSION
+    from .normalize import normalize
+
     page = normalize(text, content_type, select=rules.select, remove=rules.remove, ignore=rules.ignore)
     page = replace(page, canonical="")  # compared through `key`; not shipped back from a worker process
     if current_key is not None and page.key == current_key:
@@ -41,6 +48,8 @@ def analyse(text: str, content_type: str | None, rules: PageRules, current_key: 
 
 def facts_of(text: str) -> dict[str, Any]:
     """The summary, evidence and facts of a policy text, as plain data for storage."""
+    from .facts import extract
+
     ex = extract(text)
     return {
         "summary": ex.summary.to_dict(),

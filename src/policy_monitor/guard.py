@@ -15,8 +15,10 @@ of a section).
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from policy_monitor.normalize import Page
+if TYPE_CHECKING:
+    from policy_monitor.normalize import Page
 
 __all__ = ["judge", "is_shrink", "MIN_CHARS", "MIN_SHARE", "SHORT_PAGE"]
 

@@ -14,7 +14,7 @@ import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Collection, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -309,7 +309,9 @@ class Analyser:
     def _executor(self) -> ProcessPoolExecutor | None:
         if self.pool is None and self.count > self.POOL_AFTER and self.workers > 1:
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["policy_monitor.analyse"])
+            from .analyse import READERS
+
+            ctx.set_forkserver_preload(["policy_monitor.analyse", *READERS])
             self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
         return self.pool
 
@@ -345,7 +347,11 @@ UNCHANGED_RECORD = Recorded("unchanged", None, 0)
 
 class Writer:
     """Stores check results as they arrive, many per transaction when they arrive together. Each source's
-    check (its row, snapshot, facts, alerts and lease) is written whole or not at all."""
+    check (its row, snapshot, facts, alerts and lease) is written whole or not at all.
+
+    The writing happens in a thread of its own, so the fetches go on while a batch is stored (the database
+    driver and compression release the interpreter lock); results that arrive meanwhile form the next batch.
+    """
 
     BATCH = 200
 
@@ -357,6 +363,7 @@ class Writer:
         self.summary = summary
         self.on_progress = on_progress
         self.queue: asyncio.Queue[tuple[Job, FetchResult, Analysis | str | None] | None] = asyncio.Queue()
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writer")
         self.task = asyncio.create_task(self._loop())
 
     async def put(self, job: Job, result: FetchResult, analysis: Analysis | str | None) -> None:
@@ -366,9 +373,13 @@ class Writer:
 
     async def close(self) -> None:
         await self.queue.put(None)
-        await self.task
+        try:
+            await self.task
+        finally:
+            self.thread.shutdown(wait=True)
 
     async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
         done = False
         while not done:
             item = await self.queue.get()
@@ -380,9 +391,12 @@ class Writer:
                 item = self.queue.get_nowait()
             done = item is None
             if batch:
-                self._write(batch)
+                for job, rec in await loop.run_in_executor(self.thread, self._write, batch):
+                    self._count(job, rec)
 
-    def _write(self, batch: list[tuple[Job, FetchResult, Analysis | str | None]]) -> None:
+    def _write(self, batch: list[tuple[Job, FetchResult, Analysis | str | None]]) -> list[tuple[Job, Recorded]]:
+        """Store a batch; each stored check with its outcome (a check that cannot be stored is logged and left
+        out; its lease is released at the end of the pass and the next run checks it again)."""
         try:
             with self.db.session() as s, s.begin():
                 plain = [(j.row_id, r, j.body_hash) for j, r, a in batch if a is None and r.outcome in UNCHANGED]
@@ -395,14 +409,14 @@ class Writer:
         except Exception:
             if len(batch) == 1:
                 raise
+            stored = []
             for item in batch:  # find the one that cannot be stored; store the others
                 try:
-                    self._write([item])
+                    stored += self._write([item])
                 except Exception:  # noqa: BLE001
                     log.exception("could not store the check of %s", item[0].source.url)
-            return
-        for (job, _, _), rec in zip(batch, outcomes, strict=True):
-            self._count(job, rec)
+            return stored
+        return [(job, rec) for (job, _, _), rec in zip(batch, outcomes, strict=True)]
 
     def _record(
         self, s: Session, row: SourceRow, job: Job, result: FetchResult, analysis: Analysis | str | None

@@ -106,7 +106,8 @@ class CheckRow(Base):
 
 
 class SnapshotRow(Base):
-    """A version of a page's policy text, stored only when the canonical text changed."""
+    """A version of a page's policy text, stored only when the canonical text changed. The body, text and
+    Markdown (most of a row's bytes) are loaded only when read: a check compares the key and length."""
 
     __tablename__ = "snapshots"
     __table_args__ = (Index("ix_snapshots_source_key", "source_id", "key"),)
@@ -117,10 +118,10 @@ class SnapshotRow(Base):
     status: Mapped[int | None] = mapped_column(Integer)
     final_url: Mapped[str | None] = mapped_column(String(2000))
     content_type: Mapped[str | None] = mapped_column(String(200))
-    raw: Mapped[bytes | None] = mapped_column(LargeBinary)  # zlib-compressed body
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)  # zlib-compressed body
     raw_hash: Mapped[str | None] = mapped_column(String(64))
-    text: Mapped[str] = mapped_column(Text)
-    markdown: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text, deferred=True)
+    markdown: Mapped[str | None] = mapped_column(Text, deferred=True)
     key: Mapped[str] = mapped_column(String(64))  # sha256 of the canonical text
     chars: Mapped[int] = mapped_column(Integer)
     title: Mapped[str | None] = mapped_column(Text)
