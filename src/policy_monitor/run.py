@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
-import os
 from collections.abc import Callable, Collection, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -28,6 +25,7 @@ from . import __version__, leases
 from .alerts import raise_alert
 from .fetch import Fetcher, FetchRequest, FetchResult, FetchSettings
 from .mismatch import sweep
+from .page_workers import Analyser
 from .record import Context, Recorded, record, record_unchanged
 from .registry import Registry, Source, Vendor
 from .render import BrowserFetcher
@@ -35,7 +33,7 @@ from .store import Database
 from .store.schema import RobotsRow, SnapshotRow, SourceRow, utcnow
 
 if TYPE_CHECKING:  # reading pages (selectolax, the extractor) is imported only when a page must be read
-    from .analyse import Analysis, PageRules
+    from .analyse import Analysis
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +86,12 @@ class Job:
     body_hash: str | None = None
     has_snapshot: bool = False
     current_key: str | None = None  # canonical-text hash of the current snapshot
+    varies: bool = False  # the last body seen was not the snapshot's: its bytes change from load to load
+
+    @property
+    def likely_read(self) -> bool:
+        """Whether this check will probably have a page to read: never read, or bytes that vary."""
+        return not self.has_snapshot or self.varies
 
     def request(self, registry: Registry) -> FetchRequest:
         return FetchRequest(
@@ -169,6 +173,7 @@ def select_jobs(
                     SourceRow.body_hash,
                     SourceRow.snapshot_id,
                     SnapshotRow.key,
+                    SnapshotRow.raw_hash,
                 ).outerjoin(SnapshotRow, SnapshotRow.id == SourceRow.snapshot_id)
             )
         }
@@ -182,7 +187,9 @@ def select_jobs(
             st = state[ids[(v.id, src.url)]]
             if force or is_due(registry, src, st.last_checked_at, now):
                 has = st.snapshot_id is not None
-                jobs.append(Job(v, src, st.id, st.etag, st.last_modified, st.body_hash, has, st.key if has else None))
+                key = st.key if has else None
+                varies = has and st.body_hash != st.raw_hash
+                jobs.append(Job(v, src, st.id, st.etag, st.last_modified, st.body_hash, has, key, varies))
             else:
                 summary.not_due += 1
     return jobs
@@ -220,7 +227,7 @@ async def run_pass(
         BrowserFetcher(
             settings, http=fetcher
         ) as browser,  # starts Chromium only if a `render: browser` source is checked
-        Analyser(expected=sum(1 for j in mine if not j.has_snapshot)) as analyser,
+        Analyser(sum(1 for j in mine if j.likely_read), len(mine)) as analyser,
     ):
 
         async def check(job: Job) -> None:
@@ -252,68 +259,6 @@ async def run_pass(
             None, deliver_pending, db, registry.notify, names
         )
     return summary
-
-
-class Analyser:
-    """Reads fetched pages: in a thread for a few pages, in worker processes once a pass has many (a cold
-    run), so normalising and extracting use every core while the fetches go on."""
-
-    POOL_AFTER = 16
-
-    def __init__(self, expected: int = 0) -> None:
-        """`expected`: pages known to need reading (sources never read); many of them start the worker
-        processes at once, so they are ready when the first pages arrive."""
-        self.workers = min(4, os.cpu_count() or 1)
-        self.pool: ProcessPoolExecutor | None = None
-        self.count = self.POOL_AFTER if expected > self.POOL_AFTER else 0
-
-    async def __aenter__(self) -> Analyser:
-        if self.count >= self.POOL_AFTER:
-            self.count += 1
-            try:
-                pool = self._executor()
-                if pool is not None:
-                    pool.submit(int)  # start the worker processes now, while the first pages are fetched
-            except Exception as e:  # noqa: BLE001 - without workers, pages are read in this process
-                log.warning("worker processes unavailable (%s); reading pages in this process", type(e).__name__)
-                self.pool, self.workers = None, 1
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-
-    async def analyse(
-        self, text: str, content_type: str | None, rules: PageRules, current_key: str | None = None
-    ) -> Analysis | str:
-        """The analysis, or a one-line reason why the page could not be read."""
-        from .analyse import analyse
-
-        self.count += 1
-        loop = asyncio.get_running_loop()
-        try:
-            future = loop.run_in_executor(self._executor(), analyse, text, content_type, rules, current_key)
-        except Exception as e:  # noqa: BLE001 - no worker processes here: read pages in this process
-            log.warning("worker processes unavailable (%s); reading pages in this process", type(e).__name__)
-            self.pool, self.workers = None, 1
-            future = loop.run_in_executor(None, analyse, text, content_type, rules, current_key)
-        try:
-            return await future
-        except BrokenProcessPool:
-            self.pool, self.workers = None, 1
-            return await self.analyse(text, content_type, rules, current_key)
-        except Exception as e:  # noqa: BLE001 - a page we cannot read is a failed check, not a failed run
-            log.exception("could not read a page")
-            return f"could not read the page ({type(e).__name__}: {e})"
-
-    def _executor(self) -> ProcessPoolExecutor | None:
-        if self.pool is None and self.count > self.POOL_AFTER and self.workers > 1:
-            ctx = multiprocessing.get_context("forkserver")
-            from .analyse import READERS
-
-            ctx.set_forkserver_preload(["policy_monitor.analyse", *READERS])
-            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
-        return self.pool
 
 
 class RobotsMemory:
@@ -399,7 +344,7 @@ class Writer:
         out; its lease is released at the end of the pass and the next run checks it again)."""
         try:
             with self.db.session() as s, s.begin():
-                plain = [(j.row_id, r, j.body_hash) for j, r, a in batch if a is None and r.outcome in UNCHANGED]
+                plain = [(j.row_id, r, j.body_hash) for j, r, a in batch if same_policy(j, r, a)]
                 done = set(record_unchanged(s, plain)) if len(plain) > 1 else set()
                 rest = [item for item in batch if item[0].row_id not in done]
                 ids = [job.row_id for job, _, _ in rest]
@@ -444,6 +389,19 @@ class Writer:
             summary.unchanged += 1
         if self.on_progress:
             self.on_progress(job, rec.outcome)
+
+
+def same_policy(job: Job, result: FetchResult, analysis: Analysis | str | None) -> bool:
+    """Whether a check found the current snapshot's policy again: the same bytes (or a 304), or new bytes
+    (a fresh nonce, a timestamp) whose policy text is the snapshot's and that the guard accepts. Those are
+    recorded in bulk."""
+    if analysis is None:
+        return result.outcome in UNCHANGED
+    if isinstance(analysis, str) or analysis.facts_read or analysis.page.key != job.current_key:
+        return False
+    from .guard import judge
+
+    return judge(analysis.page, status=result.status or 200, previous_chars=len(analysis.page.text)) is None
 
 
 def user_agent() -> str:
