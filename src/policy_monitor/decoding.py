@@ -10,8 +10,6 @@ import re
 import zlib
 from collections.abc import Iterator
 
-import charset_normalizer
-
 _TEXT_TYPES = ("text/", "application/xhtml", "application/xml", "application/json", "application/ld+json")
 
 
@@ -48,6 +46,8 @@ def decode(body: bytes, declared: str | None) -> str:
         try:
             return body.decode("utf-8")
         except UnicodeDecodeError:
+            import charset_normalizer  # rarely needed: most pages declare their charset or are UTF-8
+
             guess = charset_normalizer.from_bytes(body[: 256 * 1024]).best()
             encoding = codec(guess.encoding if guess else None) or "cp1252"
     return body.decode(encoding, errors="replace")

@@ -239,7 +239,11 @@ async def run_pass(
 
                 rules = PageRules(job.source.select, tuple(job.source.remove), tuple(job.source.ignore))
                 analysis = await analyser.analyse(result.text or "", result.content_type, rules, job.current_key)
-            await writer.put(job, result, analysis)
+                if same_policy(job, result, analysis):
+                    analysis = None  # new bytes, the snapshot's policy: recorded as unchanged
+            # the writer never needs the decoded text, and the body only to store a new version
+            stored = analysis is not None and not isinstance(analysis, str)
+            await writer.put(job, replace(result, text=None, body=result.body if stored else None), analysis)
 
         try:
             await asyncio.gather(*(check(job) for job in mine))
@@ -344,7 +348,7 @@ class Writer:
         out; its lease is released at the end of the pass and the next run checks it again)."""
         try:
             with self.db.session() as s, s.begin():
-                plain = [(j.row_id, r, j.body_hash) for j, r, a in batch if same_policy(j, r, a)]
+                plain = [(j.row_id, r, j.body_hash) for j, r, a in batch if a is None and r.outcome in UNCHANGED]
                 done = set(record_unchanged(s, plain)) if len(plain) > 1 else set()
                 rest = [item for item in batch if item[0].row_id not in done]
                 ids = [job.row_id for job, _, _ in rest]
@@ -391,12 +395,9 @@ class Writer:
             self.on_progress(job, rec.outcome)
 
 
-def same_policy(job: Job, result: FetchResult, analysis: Analysis | str | None) -> bool:
-    """Whether a check found the current snapshot's policy again: the same bytes (or a 304), or new bytes
-    (a fresh nonce, a timestamp) whose policy text is the snapshot's and that the guard accepts. Those are
-    recorded in bulk."""
-    if analysis is None:
-        return result.outcome in UNCHANGED
+def same_policy(job: Job, result: FetchResult, analysis: Analysis | str) -> bool:
+    """Whether new bytes (a fresh nonce, a timestamp) hold the current snapshot's policy text, accepted by
+    the guard: such a check is recorded as unchanged, in bulk."""
     if isinstance(analysis, str) or analysis.facts_read or analysis.page.key != job.current_key:
         return False
     from .guard import judge
