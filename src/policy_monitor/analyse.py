@@ -3,8 +3,11 @@ in worker processes while the fetches go on."""
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
+
+from .decoding import decode, is_text
 
 if TYPE_CHECKING:
     from .normalize import Page
@@ -31,6 +34,29 @@ class PageRules:
     select: str | None = None
     remove: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PackedPage:
+    """A fetched page on its way to be read: its body zlib-compressed (a fifth of the bytes, and the form it
+    is stored in), so the pages waiting for a worker in a large run hold little memory."""
+
+    raw: bytes
+    charset: str | None  # as the fetch decoded it
+    content_type: str | None
+
+    @classmethod
+    def of(cls, body: bytes, charset: str | None, content_type: str | None) -> PackedPage:
+        return cls(zlib.compress(body, 1), charset, content_type)
+
+    def text(self) -> str:
+        if not is_text(self.content_type):
+            return ""
+        return decode(zlib.decompress(self.raw), self.charset)
+
+
+def analyse_packed(page: PackedPage, rules: PageRules, current_key: str | None = None) -> Analysis:
+    return analyse(page.text(), page.content_type, rules, current_key)
 
 
 def analyse(text: str, content_type: str | None, rules: PageRules, current_key: str | None = None) -> Analysis:

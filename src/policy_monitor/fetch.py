@@ -113,6 +113,8 @@ class FetchResult:
     nbytes: int  # decompressed bytes received (also when the body was refused as too large)
     attempts: int
     body_hash: str | None  # sha256 hex of body
+    charset: str | None = None  # the charset `text` was decoded with, as declared (None: detected)
+    raw: bytes | None = None  # the body zlib-compressed, as stored (set by a run while the page waits)
 
     @property
     def ok(self) -> bool:
@@ -520,6 +522,7 @@ def _result(request: FetchRequest, answer: _Answer, attempts: int, duration: flo
         nbytes=answer.nbytes,
         attempts=attempts,
         body_hash=hashlib.sha256(body).hexdigest() if body is not None else None,
+        charset=answer.charset,
     )
 
 

@@ -172,7 +172,7 @@ def _store_version(
         status=result.status,
         final_url=result.final_url,
         content_type=result.content_type,
-        raw=zlib.compress(result.body, 1) if result.body is not None else None,  # fast; kept for reference
+        raw=result.raw if result.raw is not None else _compressed(result.body),  # kept for reference
         raw_hash=result.body_hash,
         text=page.text,
         markdown=page.markdown,
@@ -219,6 +219,10 @@ def _store_version(
                 )
             )
     return alerts
+
+
+def _compressed(body: bytes | None) -> bytes | None:
+    return zlib.compress(body, 1) if body is not None else None  # level 1: fast, and most of the gain
 
 
 def store_extraction(

@@ -412,4 +412,5 @@ def _done(
         nbytes=nbytes if nbytes is not None else len(body or b""),
         attempts=attempts,
         body_hash=hashlib.sha256(body).hexdigest() if body is not None else None,
+        charset="utf-8",  # the rendered document, encoded as UTF-8
     )

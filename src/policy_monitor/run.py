@@ -235,15 +235,17 @@ async def run_pass(
             result = await fetch(job.request(registry))
             analysis: Analysis | str | None = None
             if job.needs_analysis(result):
-                from .analyse import PageRules
+                from .analyse import PackedPage, PageRules
 
+                page = PackedPage.of(result.body or b"", result.charset, result.content_type)
+                result = replace(result, body=None, text=None, raw=page.raw)  # while it waits: a fifth of the bytes
                 rules = PageRules(job.source.select, tuple(job.source.remove), tuple(job.source.ignore))
-                analysis = await analyser.analyse(result.text or "", result.content_type, rules, job.current_key)
+                analysis = await analyser.analyse(page, rules, job.current_key)
                 if same_policy(job, result, analysis):
                     analysis = None  # new bytes, the snapshot's policy: recorded as unchanged
-            # the writer never needs the decoded text, and the body only to store a new version
+            # the writer needs neither the body nor its text, and the compressed body only for a new version
             stored = analysis is not None and not isinstance(analysis, str)
-            await writer.put(job, replace(result, text=None, body=result.body if stored else None), analysis)
+            await writer.put(job, replace(result, body=None, text=None, raw=result.raw if stored else None), analysis)
 
         try:
             await asyncio.gather(*(check(job) for job in mine))
@@ -303,6 +305,7 @@ class Writer:
     """
 
     BATCH = 200
+    VERSIONS = 25  # new versions per batch: each holds ~100 KB until stored, so they go in smaller batches
 
     def __init__(
         self, db: Database, registry: Registry, summary: RunSummary, on_progress: Callable[[Job, str], None] | None
@@ -333,9 +336,11 @@ class Writer:
         while not done:
             item = await self.queue.get()
             batch = []
+            versions = 0  # checks that store a new version (its text, Markdown, body, facts) in this batch
             while item is not None:
                 batch.append(item)
-                if len(batch) >= self.BATCH or self.queue.empty():
+                versions += item[2] is not None and not isinstance(item[2], str)
+                if len(batch) >= self.BATCH or versions >= self.VERSIONS or self.queue.empty():
                     break
                 item = self.queue.get_nowait()
             done = item is None
