@@ -104,7 +104,6 @@ class FetchResult:
     status: int | None  # last HTTP status seen, None when no response arrived
     reason: str | None  # one line for people when the outcome is not "ok"
     body: bytes | None  # decompressed bytes ("ok" only)
-    text: str | None  # decoded body for textual content types ("ok" only)
     content_type: str | None  # media type without parameters, lower case: "text/html"
     etag: str | None
     last_modified: str | None
@@ -113,8 +112,16 @@ class FetchResult:
     nbytes: int  # decompressed bytes received (also when the body was refused as too large)
     attempts: int
     body_hash: str | None  # sha256 hex of body
-    charset: str | None = None  # the charset `text` was decoded with, as declared (None: detected)
+    charset: str | None = None  # the declared charset `text` decodes with (None: detected from the bytes)
     raw: bytes | None = None  # the body zlib-compressed, as stored (set by a run while the page waits)
+
+    @property
+    def text(self) -> str | None:
+        """The body decoded, for textual content types ("ok" only). Decoded when asked: a run hands pages to
+        its readers compressed, and they decode them."""
+        if self.body is None or not is_text(self.content_type):
+            return None
+        return decode(self.body, self.charset)
 
     @property
     def ok(self) -> bool:
@@ -500,9 +507,6 @@ def _result(request: FetchRequest, answer: _Answer, attempts: int, duration: flo
         reason += f" after {attempts} attempts" if answer.http_error else f" ({attempts} attempts)"
     ok = answer.outcome == "ok"
     body = answer.body if ok else None
-    text = None
-    if body is not None and is_text(answer.content_type):
-        text = decode(body, answer.charset)
     etag, last_modified = answer.etag, answer.last_modified
     if answer.outcome == "not_modified":  # a 304 need not repeat the validators
         etag = etag or request.etag
@@ -513,7 +517,6 @@ def _result(request: FetchRequest, answer: _Answer, attempts: int, duration: flo
         status=answer.status,
         reason=None if ok else reason,
         body=body,
-        text=text,
         content_type=answer.content_type,
         etag=etag,
         last_modified=last_modified,

@@ -11,6 +11,7 @@ threads can deadlock the child.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import logging
 import multiprocessing
@@ -106,6 +107,7 @@ def worker_context(share: bool = True) -> BaseContext:
     if can_fork():
         for name in modules if share else ():
             importlib.import_module(name)
+        gc.freeze()  # the children's collections then leave what they share with us untouched (and shared)
         return multiprocessing.get_context("fork")
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(modules)

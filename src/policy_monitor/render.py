@@ -245,7 +245,7 @@ class BrowserFetcher:
                 reason=f"rendered page larger than {size(self.settings.max_bytes)} ({size(len(body), exact=False)})",
                 nbytes=len(body),
             )
-        return _done(request, "ok", status, final_url, started, body=body, text=html)
+        return _done(request, "ok", status, final_url, started, body=body)
 
     async def _start(self) -> Browser | None:
         """The browser, launched on first use (and again if it died); None if it cannot start."""
@@ -393,7 +393,6 @@ def _done(
     *,
     reason: str | None = None,
     body: bytes | None = None,
-    text: str | None = None,
     nbytes: int | None = None,
     attempts: int = 1,
 ) -> FetchResult:
@@ -403,7 +402,6 @@ def _done(
         status=status,
         reason=reason,
         body=body,
-        text=text,
         content_type="text/html" if body is not None else None,
         etag=None,
         last_modified=None,

@@ -238,14 +238,14 @@ async def run_pass(
                 from .analyse import PackedPage, PageRules
 
                 page = PackedPage.of(result.body or b"", result.charset, result.content_type)
-                result = replace(result, body=None, text=None, raw=page.raw)  # while it waits: a fifth of the bytes
+                result = replace(result, body=None, raw=page.raw)  # while it waits: a fifth of the bytes
                 rules = PageRules(job.source.select, tuple(job.source.remove), tuple(job.source.ignore))
                 analysis = await analyser.analyse(page, rules, job.current_key)
                 if same_policy(job, result, analysis):
                     analysis = None  # new bytes, the snapshot's policy: recorded as unchanged
             # the writer needs neither the body nor its text, and the compressed body only for a new version
             stored = analysis is not None and not isinstance(analysis, str)
-            await writer.put(job, replace(result, body=None, text=None, raw=result.raw if stored else None), analysis)
+            await writer.put(job, replace(result, body=None, raw=result.raw if stored else None), analysis)
 
         try:
             await asyncio.gather(*(check(job) for job in mine))
