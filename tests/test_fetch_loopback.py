@@ -40,6 +40,7 @@ class Server(ThreadingHTTPServer):
         self.stop = threading.Event()
         self.sent: dict[str, int] = {}
         self.requests: list[str] = []
+        self.connections = 0
 
     def handle_error(self, request: object, client_address: object) -> None:
         pass  # clients that hang up are part of these tests
@@ -55,6 +56,10 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
 
+    def setup(self) -> None:
+        self.server.connections += 1
+        super().setup()
+
     def do_GET(self) -> None:
         self.server.requests.append(self.path)
         try:
@@ -66,6 +71,28 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(404)
         self.send_header("Content-Length", "0")
         self.end_headers()
+
+    def page_static(self) -> None:
+        if self.headers.get("If-None-Match") == '"v1"':
+            self.send_response(304)
+            self.send_header("ETag", '"v1"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("ETag", '"v1"')
+        self.send_header("Content-Length", str(len(PAGE)))
+        self.end_headers()
+        self.wfile.write(PAGE)
+
+    def page_moved(self) -> None:
+        body = b"<html><body>Moved to <a href='/static'>here</a></body></html>"
+        self.send_response(301)
+        self.send_header("Location", "/static")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def page_ok(self) -> None:
         body = gzip.compress(PAGE)
@@ -218,3 +245,19 @@ def test_body_cut_short_is_a_failure(server):
     result = fetch(FetchRequest(server.url("/short"), robots=False), FetchSettings(retries=1))
     assert result.outcome == "failed"
     assert result.reason == "connection closed before the body was complete (2 attempts)"
+
+
+def test_answers_without_a_page_keep_the_connection_for_the_next_request(server):
+    """A 304, a redirect and a 404 are read to their end, so one connection serves a host's requests one
+    after another (no new connection, and over HTTPS no new handshake, for each unchanged page)."""
+
+    async def go() -> list[str]:
+        async with Fetcher(FetchSettings(), sleep=_noop_sleep) as fetcher:
+            outcomes = []
+            for path in ("/static", "/static", "/static", "/moved", "/missing", "/static"):
+                r = await fetcher.fetch(FetchRequest(server.url(path), etag='"v1"', robots=False))
+                outcomes.append(r.outcome)
+            return outcomes
+
+    assert asyncio.run(go()) == ["not_modified", "not_modified", "not_modified", "not_modified", "gone", "not_modified"]
+    assert server.connections == 1

@@ -285,6 +285,14 @@ class Fetcher:
 
     async def _answer(self, response: httpx.Response) -> _Answer | str:
         """What a response means: an answer, or the URL it redirects to."""
+        answer = self._meaning(response)
+        if answer is not None:
+            await _drain(response)
+            return answer
+        return await self._page(response)
+
+    def _meaning(self, response: httpx.Response) -> _Answer | str | None:
+        """The answer or redirect of a response whose body we do not use; None for a page to read."""
         status = response.status_code
         url = str(response.url)
         headers = response.headers
@@ -315,6 +323,17 @@ class Fetcher:
             if status in _REDIRECTS:
                 status_line += " without a Location header"
             return _Answer("failed", url, reason=status_line, http_error=True, **common)
+        return None
+
+    async def _page(self, response: httpx.Response) -> _Answer:
+        url = str(response.url)
+        headers = response.headers
+        common = {
+            "status": response.status_code,
+            "etag": headers.get("etag"),
+            "last_modified": headers.get("last-modified"),
+            "content_type": media_type(headers.get("content-type")),
+        }
         try:
             body = await self._read_body(response, self.settings.max_bytes)
         except BodyError as exc:
@@ -527,6 +546,23 @@ def _result(request: FetchRequest, answer: _Answer, attempts: int, duration: flo
         body_hash=hashlib.sha256(body).hexdigest() if body is not None else None,
         charset=answer.charset,
     )
+
+
+_DRAIN = 64 * 1024  # an unused body up to this size is read, so its connection can serve the next request
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read the rest of a response whose body we do not use (a 304, a redirect, an error page) when it is
+    small: a connection is given back for the host's next request only once its response was read to the
+    end; otherwise it is closed and the next request opens a new one."""
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) > _DRAIN:
+        return
+    seen = 0
+    async for chunk in response.aiter_raw():
+        seen += len(chunk)
+        if seen > _DRAIN:
+            return
 
 
 @functools.cache
