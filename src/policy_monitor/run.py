@@ -10,6 +10,7 @@ source at once).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -305,6 +306,7 @@ class Writer:
     """
 
     BATCH = 200
+    LINGER = 0.1  # seconds a first result waits for others to share its transaction (not when the pass ends)
     VERSIONS = 25  # new versions per batch: each holds ~100 KB until stored, so they go in smaller batches
 
     def __init__(
@@ -316,6 +318,7 @@ class Writer:
         self.on_progress = on_progress
         self.queue: asyncio.Queue[tuple[Job, FetchResult, Analysis | str | None] | None] = asyncio.Queue()
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writer")
+        self.closing = asyncio.Event()
         self.task = asyncio.create_task(self._loop())
 
     async def put(self, job: Job, result: FetchResult, analysis: Analysis | str | None) -> None:
@@ -324,6 +327,7 @@ class Writer:
         await self.queue.put((job, result, analysis))
 
     async def close(self) -> None:
+        self.closing.set()
         await self.queue.put(None)
         try:
             await self.task
@@ -335,6 +339,11 @@ class Writer:
         done = False
         while not done:
             item = await self.queue.get()
+            if item is not None and self.queue.qsize() < self.BATCH and not self.closing.is_set():
+                # let results gather for a moment: a transaction costs about as much as the rows it writes
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.LINGER):
+                        await self.closing.wait()
             batch = []
             versions = 0  # checks that store a new version (its text, Markdown, body, facts) in this batch
             while item is not None:
