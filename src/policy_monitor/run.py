@@ -306,7 +306,7 @@ class Writer:
     """
 
     BATCH = 200
-    LINGER = 0.1  # seconds a first result waits for others to share its transaction (not when the pass ends)
+    LINGER = 0.05  # seconds a first result waits for others to share its transaction (not when the pass ends)
     VERSIONS = 25  # new versions per batch: each holds ~100 KB until stored, so they go in smaller batches
 
     def __init__(
