@@ -34,16 +34,17 @@ def latest_extraction(session: Session, snapshot_id: int) -> tuple[dict[str, Any
 
 
 def current_summaries(session: Session, vendor_ids: Sequence[str] | None = None) -> dict[str, list[SourceSummary]]:
-    """vendor id -> the summary of the current snapshot of each of its sources, in three queries."""
+    """vendor id -> the summary of the current snapshot of each of its sources, in one query. The newest
+    extraction is looked up per source through the snapshot index: checking one vendor after a change
+    costs the same with 40 sources stored as with 10,000."""
     newest = (
-        select(ExtractionRow.snapshot_id, func.max(ExtractionRow.id).label("eid"))
-        .group_by(ExtractionRow.snapshot_id)
-        .subquery()
+        select(func.max(ExtractionRow.id))
+        .where(ExtractionRow.snapshot_id == SourceRow.snapshot_id)
+        .correlate(SourceRow)
+        .scalar_subquery()
     )
-    q = (
-        select(SourceRow.vendor_id, SourceRow.url, ExtractionRow.summary)
-        .join(newest, newest.c.snapshot_id == SourceRow.snapshot_id)
-        .join(ExtractionRow, ExtractionRow.id == newest.c.eid)
+    q = select(SourceRow.vendor_id, SourceRow.url, ExtractionRow.summary).join(
+        ExtractionRow, ExtractionRow.id == newest
     )
     if vendor_ids is not None:
         q = q.where(SourceRow.vendor_id.in_(list(vendor_ids)))

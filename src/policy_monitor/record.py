@@ -55,6 +55,7 @@ class Context:
     vendor: Vendor
     channels: Sequence[ChannelBase]
     failing_after: int
+    mismatches: bool = True  # False: the caller checks the vendor against the registry once per batch
 
 
 def record(session: Session, src: SourceRow, result: FetchResult, analysis: Analysis | None, ctx: Context) -> Recorded:
@@ -105,7 +106,7 @@ def record(session: Session, src: SourceRow, result: FetchResult, analysis: Anal
                 analysis = replace(analysis, facts_read=True, **facts_of(analysis.page.text))
             alerts.extend(_store_version(session, src, result, analysis, outcome, now))
             src.last_changed_at = now
-            if outcome == "changed":  # first snapshots are checked by the sweep at the end of the pass
+            if outcome == "changed" and ctx.mismatches:  # first snapshots: by the sweep at the end of the pass
                 alerts.extend(mismatch_alerts(session, ctx.vendor))
 
     src.last_checked_at = now

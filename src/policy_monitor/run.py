@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from . import __version__, leases
 from .alerts import raise_alert
 from .fetch import Fetcher, FetchRequest, FetchResult, FetchSettings
-from .mismatch import sweep
+from .mismatch import mismatch_alerts, sweep
 from .page_workers import Analyser
 from .record import Context, Recorded, record, record_unchanged
 from .registry import Registry, Source, Vendor
@@ -368,6 +368,7 @@ class Writer:
                 ids = [job.row_id for job, _, _ in rest]
                 rows = {r.id: r for r in s.scalars(select(SourceRow).where(SourceRow.id.in_(ids)))}  # one query
                 recorded = {item[0].row_id: self._record(s, rows[item[0].row_id], *item) for item in rest}
+                self._mismatches(s, [job for job, _, _ in rest if recorded[job.row_id].outcome == "changed"], recorded)
                 outcomes = [recorded.get(job.row_id, UNCHANGED_RECORD) for job, _, _ in batch]
         except Exception:
             if len(batch) == 1:
@@ -387,8 +388,21 @@ class Writer:
         if isinstance(analysis, str):
             result = replace(result, outcome="failed", reason=analysis)
             analysis = None
-        ctx = Context(job.vendor, self.registry.notify, self.registry.defaults.failing_after)
+        ctx = Context(job.vendor, self.registry.notify, self.registry.defaults.failing_after, mismatches=False)
         return record(s, row, result, analysis, ctx)
+
+    def _mismatches(self, s: Session, changed: list[Job], recorded: dict[int, Recorded]) -> None:
+        """Each vendor with a changed page in the batch against the registry, once, in the batch's transaction
+        (per change, a vendor of many pages would merge all their facts again for every one of them)."""
+        first: dict[str, Job] = {}
+        for job in changed:
+            first.setdefault(job.vendor.id, job)
+        for job in first.values():
+            alerts = mismatch_alerts(s, job.vendor)
+            raised = sum(1 for a in alerts if raise_alert(s, a, self.registry.notify) is not None)
+            if raised:
+                rec = recorded[job.row_id]
+                recorded[job.row_id] = replace(rec, alerts=rec.alerts + raised)
 
     def _count(self, job: Job, rec: Recorded) -> None:
         summary = self.summary
