@@ -49,15 +49,13 @@ class Analyser:
     async def __aenter__(self) -> Analyser:
         many = self.expected > self.POOL_AFTER
         if many or (self.checks > self.POOL_AFTER and can_fork()):
-            self.count = self.POOL_AFTER + 1
             try:
-                pool = self._executor(share=many)
+                pool = self._start(share=many)
                 if pool is not None:
                     pool.submit(int)  # start the worker processes now, while the first pages are fetched
             except Exception as e:  # noqa: BLE001 - without workers, pages are read in this process
                 log.warning("worker processes unavailable (%s); reading pages in this process", type(e).__name__)
                 self.pool, self.workers = None, 1
-            self.count = 0
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -85,11 +83,15 @@ class Analyser:
             log.exception("could not read a page")
             return f"could not read the page ({type(e).__name__}: {e})"
 
-    def _executor(self, share: bool = True) -> ProcessPoolExecutor | None:
-        if self.pool is None and self.count > self.POOL_AFTER and self.workers > 1:
-            self.pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=worker_context(share), initializer=_worker_start
-            )
+    def _executor(self) -> ProcessPoolExecutor | None:
+        if self.pool is None and self.count > self.POOL_AFTER:
+            self._start()
+        return self.pool
+
+    def _start(self, share: bool = True) -> ProcessPoolExecutor | None:
+        if self.workers > 1:
+            context = worker_context(share)
+            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context, initializer=_worker_start)
         return self.pool
 
 
