@@ -308,6 +308,7 @@ class Writer:
     BATCH = 200
     LINGER = 0.05  # seconds a first result waits for others to share its transaction (not when the pass ends)
     VERSIONS = 25  # new versions per batch: each holds ~100 KB until stored, so they go in smaller batches
+    WAITING = 100  # results waiting for the writer at most
 
     def __init__(
         self, db: Database, registry: Registry, summary: RunSummary, on_progress: Callable[[Job, str], None] | None
@@ -316,30 +317,43 @@ class Writer:
         self.registry = registry
         self.summary = summary
         self.on_progress = on_progress
-        self.queue: asyncio.Queue[tuple[Job, FetchResult, Analysis | str | None] | None] = asyncio.Queue()
+        # bounded: when the database falls behind (fast sites, a slow disk), checks wait to hand in their
+        # results instead of piling them up in memory
+        self.queue: asyncio.Queue[tuple[Job, FetchResult, Analysis | str | None] | None] = asyncio.Queue(self.WAITING)
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writer")
         self.closing = asyncio.Event()
         self.task = asyncio.create_task(self._loop())
 
     async def put(self, job: Job, result: FetchResult, analysis: Analysis | str | None) -> None:
-        if self.task.done():
-            self.task.result()  # the writer died: raise its error here
-        await self.queue.put((job, result, analysis))
+        await self._hand_in((job, result, analysis))
 
     async def close(self) -> None:
         self.closing.set()
-        await self.queue.put(None)
         try:
+            await self._hand_in(None)
             await self.task
         finally:
             self.thread.shutdown(wait=True)
+
+    async def _hand_in(self, item: tuple[Job, FetchResult, Analysis | str | None] | None) -> None:
+        """Queue an item; if the writer has died, raise its error (nobody would empty a full queue)."""
+        if self.task.done():
+            self.task.result()
+        if not self.queue.full():
+            self.queue.put_nowait(item)
+            return
+        put = asyncio.ensure_future(self.queue.put(item))
+        await asyncio.wait({put, self.task}, return_when=asyncio.FIRST_COMPLETED)
+        if not put.done():
+            put.cancel()
+            self.task.result()
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
         done = False
         while not done:
             item = await self.queue.get()
-            if item is not None and self.queue.qsize() < self.BATCH and not self.closing.is_set():
+            if item is not None and not self.queue.full() and not self.closing.is_set():
                 # let results gather for a moment: a transaction costs about as much as the rows it writes
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.LINGER):
