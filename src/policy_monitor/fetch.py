@@ -415,7 +415,7 @@ class Fetcher:
     @contextlib.asynccontextmanager
     async def host_slot(self, url: str) -> AsyncIterator[None]:
         """Hold a place in the global limit and in the host's limit."""
-        host = _host_key(url)
+        host = site_of(url)
         semaphore = self._hosts.get(host)
         if semaphore is None:
             semaphore = self._hosts[host] = asyncio.Semaphore(self.settings.per_host)
@@ -609,8 +609,13 @@ def _origin(url: str) -> str:
 
 
 @functools.lru_cache(maxsize=16_384)
-def _host_key(url: str) -> str:  # a URL is looked at several times per request, and parsing it is not cheap
-    parsed = httpx.URL(url)
+def site_of(url: str) -> str:
+    """The site of a URL (host and port), as the per-site limit counts it. Cached: a URL is looked at several
+    times per request, and parsing one is not cheap."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return url
     return f"{parsed.host}:{parsed.port or (443 if parsed.scheme == 'https' else 80)}"
 
 

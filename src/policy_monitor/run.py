@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from . import __version__, leases
 from .alerts import raise_alert
-from .fetch import Fetcher, FetchRequest, FetchResult, FetchSettings
+from .fetch import Fetcher, FetchRequest, FetchResult, FetchSettings, site_of
 from .mismatch import mismatch_alerts, sweep
 from .page_workers import Analyser
 from .record import Context, Recorded, record, record_unchanged
@@ -106,6 +107,16 @@ class Job:
     def needs_analysis(self, result: FetchResult) -> bool:
         """A body is read unless it is byte for byte the one behind the current snapshot."""
         return result.outcome == "ok" and not (self.has_snapshot and result.body_hash == self.body_hash)
+
+
+def by_site(jobs: Sequence[Job]) -> list[Job]:
+    """The jobs taking turns between sites (one of each site, then the second of each...), so that the
+    checks under way at any moment spread over every site instead of queueing for the first few."""
+    queues: dict[str, list[Job]] = {}
+    for job in jobs:
+        queues.setdefault(site_of(job.source.url), []).append(job)
+    rounds = itertools.zip_longest(*queues.values())
+    return [job for turn in rounds for job in turn if job is not None]
 
 
 def fetch_settings(registry: Registry) -> FetchSettings:
@@ -230,8 +241,15 @@ async def run_pass(
         ) as browser,  # starts Chromium only if a `render: browser` source is checked
         Analyser(sum(1 for j in mine if j.likely_read), len(mine)) as analyser,
     ):
+        # checks under way (fetched, read or waiting for the writer) at most: with fast sites, pages would
+        # otherwise be fetched and read faster than they are stored, and wait in memory
+        under_way = asyncio.Semaphore(max(2 * settings.concurrency, Writer.WAITING))
 
         async def check(job: Job) -> None:
+            async with under_way:
+                await check_one(job)
+
+        async def check_one(job: Job) -> None:
             fetch = browser.fetch if job.source.render == "browser" else fetcher.fetch
             result = await fetch(job.request(registry))
             analysis: Analysis | str | None = None
@@ -249,7 +267,7 @@ async def run_pass(
             await writer.put(job, replace(result, body=None, raw=result.raw if stored else None), analysis)
 
         try:
-            await asyncio.gather(*(check(job) for job in mine))
+            await asyncio.gather(*(check(job) for job in by_site(mine)))
         finally:
             await writer.close()
             leases.release(db, [j.row_id for j in mine])  # those a failure left unrecorded
