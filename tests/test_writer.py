@@ -72,3 +72,25 @@ def test_a_writer_that_dies_fails_the_pass_instead_of_blocking_it(registry: Regi
 
     with pytest.raises(OSError, match="disk full"):
         asyncio.run(go())
+
+
+def test_checks_take_turns_between_sites(tmp_path: Path) -> None:
+    """The checks under way at once are bounded, so they are started one site after another: a registry
+    listing 100 pages of one site first must not keep every other site waiting behind it."""
+    from policy_monitor.registry import load_registry
+    from policy_monitor.run import by_site
+
+    urls = [f"http://a.example/{i}" for i in range(3)] + ["http://b.example/0", "http://b.example/1"]
+    urls += ["https://c.example/0", "http://a.example:8080/0"]
+    vendors = [{"id": f"v{i}", "name": f"V{i}", "sources": [{"url": u}]} for i, u in enumerate(urls)]
+    reg = load_registry(write_sources(tmp_path / "sources.yaml", vendors))
+    order = [j.source.url for j in by_site([Job(v, v.sources[0], row_id=i) for i, v in enumerate(reg.vendors)])]
+    assert order == [
+        "http://a.example/0",
+        "http://b.example/0",
+        "https://c.example/0",
+        "http://a.example:8080/0",
+        "http://a.example/1",
+        "http://b.example/1",
+        "http://a.example/2",
+    ]
