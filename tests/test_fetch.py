@@ -15,15 +15,9 @@ import pytest
 import respx
 
 from policy_monitor import __version__
-from policy_monitor.fetch import (
-    Fetcher,
-    FetchRequest,
-    FetchResult,
-    FetchSettings,
-    decode_body,
-    fetch_all,
-    iter_fetch,
-)
+from policy_monitor.decoding import decode, header_charset
+from policy_monitor.fetch import Fetcher, FetchRequest, FetchResult, FetchSettings
+from policy_monitor.fetch_many import fetch_all, iter_fetch
 from policy_monitor.robots import parse_robots
 
 FAST = FetchSettings(backoff_base=0.01, backoff_max=0.05, timeout=5.0)
@@ -438,7 +432,7 @@ GERMAN = "Datenschutzerklärung: Wir speichern Ihre Eingaben höchstens dreißig
     ],
 )
 def test_charset(content_type, body, expected):
-    assert decode_body(body, content_type) == expected
+    assert decode(body, header_charset(content_type)) == expected
 
 
 def test_charset_from_response_header(mock):

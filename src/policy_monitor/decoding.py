@@ -24,14 +24,10 @@ _BOMS = (
 _AS_WINDOWS_1252 = {"latin_1", "iso8859-1", "ascii", "cp1252"}
 
 
-def decode_body(body: bytes, content_type: str | None = None) -> str:
-    """Decode a page: byte order mark, else the Content-Type charset, else a <meta> or XML declaration,
-    else UTF-8 if the bytes are valid UTF-8, else charset-normalizer's guess. Bytes that do not decode
-    become U+FFFD, so a broken page still yields text."""
-    return decode(body, header_charset(content_type))
-
-
 def decode(body: bytes, declared: str | None) -> str:
+    """Decode a page: byte order mark, else the `declared` (Content-Type) charset, else a <meta> or XML
+    declaration, else UTF-8 if the bytes are valid UTF-8, else charset-normalizer's guess. Bytes that do not
+    decode become U+FFFD, so a broken page still yields text."""
     for bom, bom_encoding in _BOMS:
         if body.startswith(bom):
             return body.decode(bom_encoding, errors="replace")

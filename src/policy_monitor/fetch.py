@@ -1,6 +1,6 @@
 """Fetch policy pages politely and defensively.
 
-One `Fetcher` holds one shared `httpx.AsyncClient` and answers `fetch(FetchRequest) -> FetchResult`.
+One `Fetcher` holds an `httpx.AsyncClient` per site and answers `fetch(FetchRequest) -> FetchResult`.
 It never raises for network or HTTP trouble: every problem becomes ``outcome="failed"`` (or ``"gone"``
 for 404/410) with a one-line `reason` meant for people.
 
@@ -15,10 +15,8 @@ Politeness and limits:
   bytes cannot hold a check for ever;
 * connection errors, timeouts, 429 and 5xx are retried with exponential backoff and full jitter, and a
   Retry-After header is honoured up to `retry_after_max`; other 4xx are not retried;
-* the body is decompressed while it streams (`policy_monitor.decoding`), and reading stops as soon as the
+* the body is decompressed while it streams (`policy_monitor.bodies`), and reading stops as soon as the
   decompressed size passes `max_bytes`, so a huge body or a gzip bomb costs little memory and time.
-
-`fetch_all` / `iter_fetch` run many requests at once and hand back each result as soon as it arrives.
 """
 
 from __future__ import annotations
@@ -28,12 +26,11 @@ import contextlib
 import email.utils
 import functools
 import hashlib
-import inspect
 import logging
 import random
 import ssl
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -41,27 +38,12 @@ from typing import Any, Literal
 import httpx
 
 from policy_monitor import __version__
-from policy_monitor.decoding import (  # noqa: F401 - decode_body is part of this module's surface
-    BodyError,
-    Inflater,
-    decode,
-    decode_body,
-    header_charset,
-    is_text,
-    media_type,
-)
-from policy_monitor.reasons import describe_error, redirect_reason, seconds, size
+from policy_monitor.bodies import drain, read_body
+from policy_monitor.decoding import BodyError, decode, header_charset, is_text, media_type
+from policy_monitor.reasons import describe_error, redirect_reason, seconds
 from policy_monitor.robots import RobotsRules, parse_robots
 
-__all__ = [
-    "FetchRequest",
-    "FetchResult",
-    "FetchSettings",
-    "Fetcher",
-    "decode_body",
-    "fetch_all",
-    "iter_fetch",
-]
+__all__ = ["FetchRequest", "FetchResult", "FetchSettings", "Fetcher"]
 
 logger = logging.getLogger(__name__)
 
@@ -305,7 +287,7 @@ class Fetcher:
         """What a response means: an answer, or the URL it redirects to."""
         answer = self._meaning(response)
         if answer is not None:
-            await _drain(response)
+            await drain(response)
             return answer
         return await self._page(response)
 
@@ -343,7 +325,7 @@ class Fetcher:
         headers = response.headers
         common = _fields(response)
         try:
-            body = await self._read_body(response, self.settings.max_bytes)
+            body = await read_body(response, self.settings.max_bytes)
         except BodyError as exc:
             return _Answer("failed", url, reason=str(exc), nbytes=exc.nbytes, **common)
         return _Answer(
@@ -354,52 +336,6 @@ class Fetcher:
             charset=header_charset(headers.get("content-type")),
             **common,
         )
-
-    async def _read_body(self, response: httpx.Response, cap: int, truncate: bool = False) -> bytes:
-        """Read and decompress the body, stopping as soon as it passes `cap` decompressed bytes.
-
-        gzip and deflate (the encodings we ask for) are decompressed here in bounded pieces, because
-        httpx inflates each network chunk in one go: a 1 MiB chunk of a gzip bomb would become 1 GiB.
-        Any other encoding a server sends unasked goes through httpx's own decoders.
-        With `truncate`, the first `cap` bytes are returned instead of refusing the body.
-        """
-        declared = response.headers.get("content-length", "")
-        if not truncate and declared.isdigit() and int(declared) > cap:
-            raise BodyError(f"body larger than {size(cap)} (Content-Length {size(int(declared), exact=False)})")
-        encodings = [e.strip().lower() for e in response.headers.get("content-encoding", "").split(",") if e.strip()]
-        encodings = [e for e in encodings if e != "identity"]
-        parts: list[bytes] = []
-        total = 0
-
-        def take(pieces: Iterable[bytes]) -> bool:
-            """Keep pieces until the cap; False once it is passed."""
-            nonlocal total
-            for piece in pieces:
-                total += len(piece)
-                if total > cap:
-                    if truncate:
-                        parts.append(piece[: len(piece) - (total - cap)])
-                        total = cap
-                        return False
-                    raise BodyError(f"body larger than {size(cap)} (stopped at {size(total, exact=False)})", total)
-                parts.append(piece)
-            return True
-
-        if not encodings or (len(encodings) == 1 and encodings[0] in ("gzip", "x-gzip", "deflate")):
-            decoder = Inflater(encodings[0]) if encodings else None
-            async for raw in response.aiter_raw():
-                if not take(decoder.feed(raw) if decoder else (raw,)):
-                    return b"".join(parts)
-            if decoder:
-                take(decoder.finish())
-        else:
-            try:
-                async for piece in response.aiter_bytes():
-                    if not take((piece,)):
-                        return b"".join(parts)
-            except httpx.DecodingError as exc:
-                raise BodyError(f"could not decode the {', '.join(encodings)} body: {exc}", total) from None
-        return b"".join(parts)
 
     # ----------------------------------------------------------------------------------------------------
     # Politeness
@@ -459,69 +395,13 @@ class Fetcher:
                                 logger.debug("%s: HTTP %s, everything allowed", url, response.status_code)
                                 known = "" if 400 <= response.status_code < 500 else None
                                 return RobotsRules.allow_all(), known
-                            body = await self._read_body(response, ROBOTS_MAX_BYTES, truncate=True)
+                            body = await read_body(response, ROBOTS_MAX_BYTES, truncate=True)
                 except (TimeoutError, httpx.HTTPError, BodyError) as exc:
                     logger.debug("%s: %s, everything allowed", url, exc)
                     break
             text = body.decode("utf-8", errors="replace")
             return parse_robots(text), text
         return RobotsRules.allow_all(), None
-
-
-# --------------------------------------------------------------------------------------------------------
-# Many requests at once
-
-
-async def iter_fetch(
-    fetcher: Fetcher, requests: Iterable[FetchRequest], *, pending: int | None = None
-) -> AsyncGenerator[FetchResult, None]:
-    """Fetch `requests` concurrently and yield each result as soon as it is ready (completion order).
-
-    At most `pending` fetches are started ahead (default: twice the fetcher's concurrency), so a long
-    list does not become thousands of waiting tasks. Leaving the loop early cancels what is still
-    running; wrap the iterator in `contextlib.aclosing` to make that happen at once.
-    """
-    limit = pending or 2 * fetcher.settings.concurrency
-    todo = iter(requests)
-    running: set[asyncio.Task[FetchResult]] = set()
-
-    def refill() -> None:
-        while len(running) < limit:
-            request = next(todo, None)
-            if request is None:
-                return
-            running.add(asyncio.create_task(fetcher.fetch(request)))
-
-    try:
-        refill()
-        while running:
-            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            running.difference_update(done)
-            refill()
-            for task in done:
-                yield task.result()
-    finally:
-        for task in running:
-            task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
-
-
-async def fetch_all(
-    fetcher: Fetcher,
-    requests: Iterable[FetchRequest],
-    on_result: Callable[[FetchResult], Awaitable[None] | None],
-) -> None:
-    """Fetch `requests` concurrently and call `on_result(result)` for each as soon as it arrives.
-
-    `on_result` may be a plain or an async function; it is called one result at a time, so it can write
-    to a database session without locking. If it raises, the fetches still running are cancelled and
-    the exception propagates.
-    """
-    async with contextlib.aclosing(iter_fetch(fetcher, requests)) as results:
-        async for result in results:
-            outcome = on_result(result)
-            if inspect.isawaitable(outcome):
-                await outcome
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -565,23 +445,6 @@ def _fields(response: httpx.Response) -> dict[str, Any]:
         "last_modified": headers.get("last-modified"),
         "content_type": media_type(headers.get("content-type")),
     }
-
-
-_DRAIN = 64 * 1024  # an unused body up to this size is read, so its connection can serve the next request
-
-
-async def _drain(response: httpx.Response) -> None:
-    """Read the rest of a response whose body we do not use (a 304, a redirect, an error page) when it is
-    small: a connection is given back for the host's next request only once its response was read to the
-    end; otherwise it is closed and the next request opens a new one."""
-    length = response.headers.get("content-length", "")
-    if length.isdigit() and int(length) > _DRAIN:
-        return
-    seen = 0
-    async for chunk in response.aiter_raw():
-        seen += len(chunk)
-        if seen > _DRAIN:
-            return
 
 
 @functools.cache
