@@ -9,7 +9,6 @@ never a snapshot), `gone` (404/410).
 from __future__ import annotations
 
 import json
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -22,8 +21,8 @@ from .alerts import NewAlert, raise_alert
 from .compare import summary_changes, unified_diff
 from .fetch import FetchResult
 from .leases import OWNER, release_row
-from .mismatch import latest_extraction, mismatch_alerts
-from .registry import ChannelBase, Vendor
+from .mismatch import latest_extraction
+from .registry import ChannelBase
 
 if TYPE_CHECKING:
     from .analyse import Analysis
@@ -50,16 +49,15 @@ class Recorded:
 
 @dataclass(frozen=True)
 class Context:
-    """What recording needs besides the result: the vendor, channels and thresholds."""
+    """What recording needs besides the result: the alert channels and the failure threshold."""
 
-    vendor: Vendor
     channels: Sequence[ChannelBase]
     failing_after: int
-    mismatches: bool = True  # False: the caller checks the vendor against the registry once per batch
 
 
 def record(session: Session, src: SourceRow, result: FetchResult, analysis: Analysis | None, ctx: Context) -> Recorded:
-    """Store one check and everything that follows from it. The caller commits."""
+    """Store one check and what follows from it for its page. The caller commits, and checks the vendor
+    against the registry (once per batch of checks, not once per changed page)."""
     now = utcnow()
     alerts: list[Any] = []
     outcome, reason = _classify(session, src, result, analysis)
@@ -105,9 +103,7 @@ def record(session: Session, src: SourceRow, result: FetchResult, analysis: Anal
 
                 analysis = replace(analysis, facts_read=True, **facts_of(analysis.page.text))
             alerts.extend(_store_version(session, src, result, analysis, outcome, now))
-            src.last_changed_at = now
-            if outcome == "changed" and ctx.mismatches:  # first snapshots: by the sweep at the end of the pass
-                alerts.extend(mismatch_alerts(session, ctx.vendor))
+            src.last_changed_at = now  # the vendor is checked against the registry by the caller, per batch
 
     src.last_checked_at = now
     src.last_outcome = outcome
@@ -173,7 +169,7 @@ def _store_version(
         status=result.status,
         final_url=result.final_url,
         content_type=result.content_type,
-        raw=result.raw if result.raw is not None else _compressed(result.body),  # kept for reference
+        raw=result.raw,  # the body zlib-compressed, kept for reference
         raw_hash=result.body_hash,
         text=page.text,
         markdown=page.markdown,
@@ -220,10 +216,6 @@ def _store_version(
                 )
             )
     return alerts
-
-
-def _compressed(body: bytes | None) -> bytes | None:
-    return zlib.compress(body, 1) if body is not None else None  # level 1: fast, and most of the gain
 
 
 def store_extraction(

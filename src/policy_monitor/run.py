@@ -263,8 +263,8 @@ async def run_pass(
                 if same_policy(job, result, analysis):
                     analysis = None  # new bytes, the snapshot's policy: recorded as unchanged
             # the writer needs neither the body nor its text, and the compressed body only for a new version
-            stored = analysis is not None and not isinstance(analysis, str)
-            await writer.put(job, replace(result, body=None, raw=result.raw if stored else None), analysis)
+            raw = result.raw if new_version(analysis) else None
+            await writer.put(job, replace(result, body=None, raw=raw), analysis)
 
         try:
             await asyncio.gather(*(check(job) for job in by_site(mine)))
@@ -380,7 +380,7 @@ class Writer:
             versions = 0  # checks that store a new version (its text, Markdown, body, facts) in this batch
             while item is not None:
                 batch.append(item)
-                versions += item[2] is not None and not isinstance(item[2], str)
+                versions += new_version(item[2])
                 if len(batch) >= self.BATCH or versions >= self.VERSIONS or self.queue.empty():
                     break
                 item = self.queue.get_nowait()
@@ -420,7 +420,7 @@ class Writer:
         if isinstance(analysis, str):
             result = replace(result, outcome="failed", reason=analysis)
             analysis = None
-        ctx = Context(job.vendor, self.registry.notify, self.registry.defaults.failing_after, mismatches=False)
+        ctx = Context(self.registry.notify, self.registry.defaults.failing_after)
         return record(s, row, result, analysis, ctx)
 
     def _mismatches(self, s: Session, changed: list[Job], recorded: dict[int, Recorded]) -> None:
@@ -453,6 +453,12 @@ class Writer:
             summary.unchanged += 1
         if self.on_progress:
             self.on_progress(job, rec.outcome)
+
+
+def new_version(analysis: Analysis | str | None) -> bool:
+    """Whether a check's outcome holds a page read for a new version (None: nothing read; a string: why
+    the page could not be read)."""
+    return analysis is not None and not isinstance(analysis, str)
 
 
 def same_policy(job: Job, result: FetchResult, analysis: Analysis | str) -> bool:
