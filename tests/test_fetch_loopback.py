@@ -67,41 +67,29 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
-    def page_missing(self) -> None:
-        self.send_response(404)
-        self.send_header("Content-Length", "0")
+    def reply(self, status: int, body: bytes = b"", **headers: str) -> None:
+        """A whole response: status, headers (underscores written as dashes), Content-Length and body."""
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name.replace("_", "-"), value)
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        self.wfile.write(body)
+
+    def page_missing(self) -> None:
+        self.reply(404)
 
     def page_static(self) -> None:
         if self.headers.get("If-None-Match") == '"v1"':
-            self.send_response(304)
-            self.send_header("ETag", '"v1"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("ETag", '"v1"')
-        self.send_header("Content-Length", str(len(PAGE)))
-        self.end_headers()
-        self.wfile.write(PAGE)
+            self.reply(304, ETag='"v1"')
+        else:
+            self.reply(200, PAGE, Content_Type="text/html; charset=utf-8", ETag='"v1"')
 
     def page_moved(self) -> None:
-        body = b"<html><body>Moved to <a href='/static'>here</a></body></html>"
-        self.send_response(301)
-        self.send_header("Location", "/static")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.reply(301, b"<html><body>Moved to <a href='/static'>here</a></body></html>", Location="/static")
 
     def page_ok(self) -> None:
-        body = gzip.compress(PAGE)
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Encoding", "gzip")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.reply(200, gzip.compress(PAGE), Content_Type="text/html; charset=utf-8", Content_Encoding="gzip")
 
     def _chunked(self, chunks: Iterator[bytes], encoding: str | None = None) -> None:
         """Send chunks until they run out, the client hangs up, or the test ends; count what was sent."""
