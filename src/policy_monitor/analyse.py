@@ -7,7 +7,7 @@ import zlib
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from .decoding import decode, is_text
+from .decoding import text_of
 
 if TYPE_CHECKING:
     from .normalize import Page
@@ -50,9 +50,7 @@ class PackedPage:
         return cls(zlib.compress(body, 1), charset, content_type)
 
     def text(self) -> str:
-        if not is_text(self.content_type):
-            return ""
-        return decode(zlib.decompress(self.raw), self.charset)
+        return text_of(zlib.decompress(self.raw), self.content_type, self.charset) or ""
 
 
 def analyse_packed(page: PackedPage, rules: PageRules, current_key: str | None = None) -> Analysis:

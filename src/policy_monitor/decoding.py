@@ -79,6 +79,11 @@ def is_text(media_type: str | None) -> bool:
     return media_type is None or media_type.startswith(_TEXT_TYPES) or media_type.endswith(("+xml", "+json"))
 
 
+def text_of(body: bytes, media_type: str | None, declared: str | None) -> str | None:
+    """The body as text when its media type is textual (see `decode`), else None."""
+    return decode(body, declared) if is_text(media_type) else None
+
+
 _PIECE = 64 * 1024  # largest piece the decompressor hands out at once
 
 

@@ -39,7 +39,7 @@ import httpx
 
 from policy_monitor import __version__
 from policy_monitor.bodies import drain, read_body
-from policy_monitor.decoding import BodyError, decode, header_charset, is_text, media_type
+from policy_monitor.decoding import BodyError, header_charset, media_type, text_of
 from policy_monitor.reasons import describe_error, redirect_reason, seconds
 from policy_monitor.robots import RobotsRules, parse_robots
 
@@ -101,9 +101,7 @@ class FetchResult:
     def text(self) -> str | None:
         """The body decoded, for textual content types ("ok" only). Decoded when asked: a run hands pages to
         its readers compressed, and they decode them."""
-        if self.body is None or not is_text(self.content_type):
-            return None
-        return decode(self.body, self.charset)
+        return None if self.body is None else text_of(self.body, self.content_type, self.charset)
 
     @property
     def ok(self) -> bool:
