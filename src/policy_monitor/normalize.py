@@ -99,8 +99,21 @@ _FOLD_RE = re.compile("[" + "".join(chr(c) for c in _FOLD) + "]")
 
 def _clean_line(s: str) -> str:
     """Whitespace collapsed (NBSP and other Unicode spaces included), invisible characters removed."""
-    if _INVISIBLE_RE.search(s):  # str.translate costs more than the search on clean text
+    # Every invisible character is outside ASCII, and isascii() is a flag lookup: most pages skip
+    # the search. (str.translate costs more than the search on clean text.)
+    if not s.isascii() and _INVISIBLE_RE.search(s):
         s = s.translate(_DROP_INVISIBLE)
+    return _collapse(s)
+
+
+def _collapse(s: str) -> str:
+    """`" ".join(s.split())`: runs of whitespace made one space, none at either end."""
+    # Most lines already are: then the split into words (half the cost of normalising a page) is
+    # skipped. The one whitespace character isprintable() accepts is " " (every other one, from
+    # TAB and NEL to NBSP, the Unicode spaces and separators, counts as not printable), so a
+    # printable line with no double space and none at either end splits and joins back to itself.
+    if s.isprintable() and "  " not in s and s[:1] != " " and s[-1:] != " ":
+        return s
     return " ".join(s.split())
 
 
@@ -280,10 +293,13 @@ class _Lines:
     def newline(self) -> None:
         if self.buf:
             line = _clean_line("".join(self.buf))
+            # The Markdown differs from the text only where a link or emphasis was marked up.
+            marked = self.mbuf != self.buf
             self.buf = []
             if line:
                 self.lines.append(self.prefix + line)
-                self.md.append((self.kind, self.mprefix + _clean_line("".join(self.mbuf))))
+                mline = _clean_line("".join(self.mbuf)) if marked else line
+                self.md.append((self.kind, self.mprefix + mline))
                 self.prefix = self.mprefix = ""
                 self.kind = "p"
         self.mbuf = []
@@ -522,7 +538,6 @@ _UI_LABELS = re.compile(
     r"print(?: this page)?|copy link|show more|show less|menu|toggle navigation|open menu|close menu)"
     r"\s*[.!]?)+\s*$"
 )
-_BULLET = re.compile(r"^- ")
 
 
 def canonicalize(text: str, *, ignore: Sequence[str] = ()) -> str:
@@ -539,7 +554,9 @@ def canonicalize(text: str, *, ignore: Sequence[str] = ()) -> str:
     text = dates_to_iso(text)
     lines = []
     for line in text.split("\n"):
-        line = _BULLET.sub("", " ".join(line.split()))
+        line = _collapse(line)
+        if line.startswith("- "):
+            line = line[2:]
         if line and not _UI_LABELS.match(line):
             lines.append(line)
     return _apply_ignore("\n".join(lines), patterns)
