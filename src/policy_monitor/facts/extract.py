@@ -75,14 +75,19 @@ def _has_topic(text: str) -> bool:
 
 
 def _mentions_coverage(unit: Unit) -> bool:
-    """Whether a sentence says what the document applies to or covers (read by `document_scope`)."""
+    """Whether a sentence says what the document applies to or covers (read by `document_scope`).
+
+    Of those, `document_scope` reads only the ones that say what it does not apply to: a sentence
+    holding none of the words its patterns need ("applicable law") is left out here.
+    """
     if not may_contain(unit.raw, "appl", "cover"):
         return False
-    return "appl" in unit.clean or "cover" in unit.clean
+    return ("appl" in unit.clean or "cover" in unit.clean) and unit.could_contain(*scope.EXCLUSION_NEEDS)
 
 
 def _scope_sentences(text: str, items: list[Unit | Pending]) -> Iterator[str]:
-    """The cleaned sentences among the first `_SCOPE_SENTENCES` that mention applying or covering.
+    """The cleaned sentences among the first `_SCOPE_SENTENCES` that mention applying or covering
+    and could say what the document does not apply to.
 
     A pending line mentioning neither is counted by bounds (at least one sentence, at most `most`),
     and split only when a later candidate's position cannot be told otherwise.

@@ -161,11 +161,11 @@ def read(unit: Unit) -> list[tuple[str, str, str]]:
     """(kind, value, condition) triples of one sentence: retention periods and zero-retention offers."""
     text = unit.clean
     out: list[tuple[str, str, str]] = []
+    if not unit.could_contain(*_OUTPUT_NEEDS):
+        return out  # no period, negation, "until"... and no zero data retention: nothing below can be found
     retain = RETAIN.search(text) if unit.could_contain(*_RETAIN_NEEDS) else None
     if retain is None and not unit.could_contain(*_ZDR_NEEDS) and not _retains(" ".join(unit.context[-3:])):
         return out  # neither a retention verb (in the sentence or its context) nor zero data retention
-    if not unit.could_contain(*_OUTPUT_NEEDS):
-        return out  # no period, negation, "until"... and no zero data retention: nothing below can be found
     retains = retain is not None or _retains(" ".join(unit.context[-3:]))
     if not retains or not about_content(text, unit.context):
         if retain is not None and _storage_can_be_turned_off(text):

@@ -52,6 +52,9 @@ _PASSIVE_EXCLUSION = re.compile(
     r"\b(?:is|are) not (?:covered|governed) by (?:this|the|our) (?:\w+ ){0,2}(?:policy|notice|statement)",
     re.IGNORECASE,
 )
+# what _EXCLUSION ("... does not apply", "doesn't cover") and _PASSIVE_EXCLUSION ("are not covered by")
+# need (lower case): a sentence without any of them excludes nothing, and `document_scope` skips it
+EXCLUSION_NEEDS = ("t apply", "t cover", "t govern")
 _BUSINESS_WORD = re.compile(r"\b(?:business|enterprise|commercial|employer)\b", re.IGNORECASE)
 _PROCESSOR = re.compile(r"\bon (?:your |their )?behalf\b|\bprocessor\b|\bservice provider\b", re.IGNORECASE)
 

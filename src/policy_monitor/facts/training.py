@@ -148,13 +148,24 @@ _IF_OPT_OUT = re.compile(r"\b(?:if|once|when|after) you(?:'ve| have)? (?:\w+ )?o
 
 
 def _could_train(folded: str) -> bool:
-    """False when neither TRAIN nor NO_SERVICE_USE can match (tested on the lower case)."""
-    if "train" in folded or "fine" in folded:  # TRAIN: (re)train..., fine-tune
+    """False when TRAIN cannot match (tested on the lower case)."""
+    if "train" in folded or "fine" in folded:  # (re)train..., fine-tune
         return True
-    if "model" in folded and ("improv" in folded or "develop" in folded or "build" in folded or "creat" in folded):
-        return True  # TRAIN: improve/develop/build/create ... models ("model training" has "train")
-    # NO_SERVICE_USE: "not use ... to develop/improve"
-    return ("develop" in folded or "improve" in folded) and "use" in folded
+    # improve/develop/build/create ... models ("model training" has "train")
+    return "model" in folded and ("improv" in folded or "develop" in folded or "build" in folded or "creat" in folded)
+
+
+def _could_refuse(folded: str) -> bool:
+    """False when NO_SERVICE_USE ("not/n't/never use ... to develop/improve") cannot match (on the lower case).
+
+    Most sentences that hold "use" and "improve" say the vendor improves its services: without a
+    negation they are told here, and neither pattern is tried.
+    """
+    return (
+        ("develop" in folded or "improve" in folded)
+        and "use" in folded
+        and ("not" in folded or "n't" in folded or "never" in folded)
+    )
 
 
 def _only_purpose(text: str, folded: str | None) -> bool:
@@ -187,7 +198,7 @@ def read(unit: Unit, previous: str = "") -> list[tuple[str, str, int]]:
     folded = unit.folded
     m = TRAIN.search(text) if folded is None or _could_train(folded) else None
     if not m:
-        if (folded is None or _could_train(folded)) and NO_SERVICE_USE.search(text):
+        if (folded is None or _could_refuse(folded)) and NO_SERVICE_USE.search(text):
             return [("no", "opt-in" if OPT_IN.search(text) else "default", 2)]
         if _only_purpose(text, folded):
             return [("no", "service-only", 2)]
