@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 
-__all__ = ["dates_to_iso"]
+__all__ = ["dates_to_iso", "finditer_at"]
 
 _MONTHS = {
     "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7,
@@ -34,6 +35,7 @@ _DM_NUMERIC = re.compile(r"\b(?P<a>[0-3]?\d)(?P<sep>[-/.])(?P<b>[0-3]?\d)[-/.]\Z
 _HINT = re.compile(r"(?i)[^\S\n]*\(?[^\S\n]*(?P<hint>dd[-/.]mm|mm[-/.]dd)[-/.]yyyy\b[^\S\n]*\)?")
 _MD_ISO = re.compile(r"(?P<sep>[-/.])(?P<month>[01]?\d)(?P=sep)(?P<day>[0-3]?\d)(?!\d)")
 _YEAR_RE = re.compile(r"(?:19|20)\d\d")
+_YEAR_ANCHORS = ("19", "20")
 _WINDOW = 40
 
 
@@ -52,11 +54,37 @@ def _numeric(a: int, b: int, year: str, hint: str) -> str | None:
     return None
 
 
+def finditer_at(pattern: re.Pattern[str], s: str, anchors: tuple[str, ...], offset: int = 0) -> Iterator[re.Match[str]]:
+    """`pattern.finditer(s)`, for a pattern every match of which has one of `anchors` `offset`
+    characters after its start.
+
+    The regex engine looking for where a match can start tests every character of the text in turn;
+    str.find jumps to the next anchor several times faster, and in prose anchors are rare. The
+    matches are the same: each is tried at the leftmost anchor not before the end of the last one.
+    """
+    nexts = [s.find(anchor, offset) for anchor in anchors]
+    while True:
+        found = [i for i in nexts if i >= 0]
+        if not found:
+            return
+        start = min(found) - offset
+        m = pattern.match(s, start)
+        if m is not None:
+            yield m
+            resume = m.end()
+        else:
+            resume = start + 1
+        nexts = [
+            i if i < 0 or i >= resume + offset else s.find(anchor, resume + offset)
+            for anchor, i in zip(anchors, nexts, strict=True)
+        ]
+
+
 def dates_to_iso(s: str) -> str:
     """Rewrite every unambiguous date of `s` as YYYY-MM-DD."""
     out: list[str] = []
     done = 0
-    for y in _YEAR_RE.finditer(s):
+    for y in finditer_at(_YEAR_RE, s, _YEAR_ANCHORS):
         start, end = y.span()
         if start < done or (start and s[start - 1].isdigit()) or (end < len(s) and s[end].isdigit()):
             continue

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from policy_monitor.dates import dates_to_iso
+from policy_monitor.dates import dates_to_iso, finditer_at
 
 __all__ = ["Page", "normalize", "canonicalize"]
 
@@ -545,12 +545,12 @@ def canonicalize(text: str, *, ignore: Sequence[str] = ()) -> str:
     patterns = [re.compile(p, re.MULTILINE) for p in ignore]
     text = _apply_ignore(text, patterns)
     text = unicodedata.normalize("NFKC", text)
-    if _FOLD_RE.search(text):
+    if _has_fold(text):
         text = text.translate(_FOLD)
     if "ago" in text:
         text = _drop_relative_times(text)
     if "pdated" in text:
-        text = _RELATIVE_UPDATED.sub(" ", text)
+        text = _drop_relative_updated(text)
     text = dates_to_iso(text)
     lines = []
     for line in text.split("\n"):
@@ -562,16 +562,35 @@ def canonicalize(text: str, *, ignore: Sequence[str] = ()) -> str:
     return _apply_ignore("\n".join(lines), patterns)
 
 
+def _has_fold(text: str) -> bool:
+    # The backtick is the one ASCII character folded; isascii() is a flag lookup, the search a scan.
+    return "`" in text if text.isascii() else _FOLD_RE.search(text) is not None
+
+
 def _drop_relative_times(text: str) -> str:
     out: list[str] = []
     done = 0
-    for ago in _AGO.finditer(text):
+    for ago in finditer_at(_AGO, text, ("ago",)):
         start = max(done, ago.start() - 60)
         m = _RELATIVE_TIME.search(text, start, ago.start() + 3)
         if m is not None:
             out.append(text[done : m.start()])
             out.append(" ")
             done = ago.end()
+    out.append(text[done:])
+    return "".join(out)
+
+
+def _drop_relative_updated(text: str) -> str:
+    """`_RELATIVE_UPDATED.sub(" ", text)`, the matches found from their "pdated"."""
+    out: list[str] = []
+    done = 0
+    for m in finditer_at(_RELATIVE_UPDATED, text, ("pdated",), 1):
+        out.append(text[done : m.start()])
+        out.append(" ")
+        done = m.end()
+    if not out:
+        return text
     out.append(text[done:])
     return "".join(out)
 
