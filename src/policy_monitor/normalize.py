@@ -109,12 +109,27 @@ def _clean_line(s: str) -> str:
 def _collapse(s: str) -> str:
     """`" ".join(s.split())`: runs of whitespace made one space, none at either end."""
     # Most lines already are: then the split into words (half the cost of normalising a page) is
-    # skipped. The one whitespace character isprintable() accepts is " " (every other one, from
-    # TAB and NEL to NBSP, the Unicode spaces and separators, counts as not printable), so a
-    # printable line with no double space and none at either end splits and joins back to itself.
-    if s.isprintable() and "  " not in s and s[:1] != " " and s[-1:] != " ":
+    # skipped. A line whose only whitespace is single spaces between words joins back to itself.
+    if _only_plain_spaces(s) and "  " not in s and s[:1] != " " and s[-1:] != " ":
         return s
     return " ".join(s.split())
+
+
+# The whitespace characters of ASCII (str.split's, str.isspace's) other than " ".
+_ASCII_SPACES = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"
+
+
+def _only_plain_spaces(s: str) -> bool:
+    """Whether every whitespace character in `s` is a plain space (" ")."""
+    if s.isascii():
+        # One `in` (a memchr) per character: a fifth of the time of isprintable() on a line.
+        for space in _ASCII_SPACES:
+            if space in s:
+                return False
+        return True
+    # The one whitespace character isprintable() accepts is " ": every other one, from NEL to NBSP,
+    # the Unicode spaces and the line and paragraph separators, counts as not printable.
+    return s.isprintable()
 
 
 # --------------------------------------------------------------------------------------------------
