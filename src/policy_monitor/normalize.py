@@ -85,24 +85,28 @@ _INVISIBLE = (
     "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\u206a\u206b\u206c\u206d\u206e\u206f"
     "\ufeff\ufff9\ufffa\ufffb\ufffd"
 )
-_DROP_INVISIBLE: dict[int, str | None] = {ord(c): None for c in _INVISIBLE}
+_FOLD: dict[str, str] = dict.fromkeys(_INVISIBLE, "")
+_FOLD.update(dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u2035\u00b4\u0060\u02bc\u02b9", "'"))
+_FOLD.update(dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb\u301d\u301e", '"'))
+_FOLD.update(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d", "-"))
 
-_FOLD: dict[int, str | None] = dict(_DROP_INVISIBLE)
-_FOLD.update({ord(c): "'" for c in "\u2018\u2019\u201a\u201b\u2032\u2035\u00b4\u0060\u02bc\u02b9"})
-_FOLD.update({ord(c): '"' for c in "\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb\u301d\u301e"})
-_FOLD.update({ord(c): "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"})
-
-
+# Characters are replaced by a regex finding them, not by str.translate: on a text that is not all
+# ASCII, translate looks every character up in its table (on a 30 KB policy, 1.8 ms against 0.1 ms).
 _INVISIBLE_RE = re.compile(f"[{_INVISIBLE}]")
-_FOLD_RE = re.compile("[" + "".join(chr(c) for c in _FOLD) + "]")
+_FOLD_RE = re.compile("[" + "".join(_FOLD) + "]")
+
+
+def _fold(text: str) -> str:
+    """Typographic quotes and dashes made ASCII, invisible characters removed."""
+    if text.isascii() and "`" not in text:  # the one ASCII character folded; isascii() is a flag lookup
+        return text
+    return _FOLD_RE.sub(lambda m: _FOLD[m.group()], text)
 
 
 def _clean_line(s: str) -> str:
     """Whitespace collapsed (NBSP and other Unicode spaces included), invisible characters removed."""
-    # Every invisible character is outside ASCII, and isascii() is a flag lookup: most pages skip
-    # the search. (str.translate costs more than the search on clean text.)
-    if not s.isascii() and _INVISIBLE_RE.search(s):
-        s = s.translate(_DROP_INVISIBLE)
+    if not s.isascii():  # every invisible character is outside ASCII; isascii() is a flag lookup
+        s = _INVISIBLE_RE.sub("", s)
     return _collapse(s)
 
 
@@ -560,8 +564,7 @@ def canonicalize(text: str, *, ignore: Sequence[str] = ()) -> str:
     patterns = [re.compile(p, re.MULTILINE) for p in ignore]
     text = _apply_ignore(text, patterns)
     text = unicodedata.normalize("NFKC", text)
-    if _has_fold(text):
-        text = text.translate(_FOLD)
+    text = _fold(text)
     if "ago" in text:
         text = _drop_relative_times(text)
     if "pdated" in text:
@@ -575,11 +578,6 @@ def canonicalize(text: str, *, ignore: Sequence[str] = ()) -> str:
         if line and not _UI_LABELS.match(line):
             lines.append(line)
     return _apply_ignore("\n".join(lines), patterns)
-
-
-def _has_fold(text: str) -> bool:
-    # The backtick is the one ASCII character folded; isascii() is a flag lookup, the search a scan.
-    return "`" in text if text.isascii() else _FOLD_RE.search(text) is not None
 
 
 def _drop_relative_times(text: str) -> str:
