@@ -416,16 +416,26 @@ _LINK_DEF = re.compile(r"^\s{0,3}\[[^\]]+\]:\s+\S+")
 
 
 def _md_inline(s: str) -> str:
-    s = _MD_IMAGE.sub("", s)
-    s = _MD_LINK.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(2), s)
-    s = _MD_AUTOLINK.sub(r"\1", s)
-    s = _MD_TAG.sub("", s)
-    s = _MD_CODE.sub(r"\1", s)
+    # Each rewrite is tried only on text holding the character every match of it starts with (or,
+    # for emphasis, is made of): testing for one character is a memchr, where the regex engine
+    # tries every position of the text, and most paragraphs have no markup at all.
+    if "!" in s:
+        s = _MD_IMAGE.sub("", s)
+    if "[" in s:
+        s = _MD_LINK.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(2), s)
+    if "<" in s:
+        s = _MD_AUTOLINK.sub(r"\1", s)
+        s = _MD_TAG.sub("", s)
+    if "`" in s:
+        s = _MD_CODE.sub(r"\1", s)
     for _ in range(2):  # nested emphasis (***x***)
-        s = _MD_STRONG.sub(r"\2", s)
-        s = _MD_EM_STAR.sub(r"\1", s)
-        s = _MD_EM_UNDER.sub(r"\1", s)
-    return _MD_ESCAPE.sub(r"\1", s)
+        if "*" in s or "_" in s:
+            s = _MD_STRONG.sub(r"\2", s)
+        if "*" in s:
+            s = _MD_EM_STAR.sub(r"\1", s)
+        if "_" in s:
+            s = _MD_EM_UNDER.sub(r"\1", s)
+    return _MD_ESCAPE.sub(r"\1", s) if "\\" in s else s
 
 
 def _from_markdown(body: str) -> list[str]:
