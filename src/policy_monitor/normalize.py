@@ -535,6 +535,8 @@ _COUNTER_HINTS = (
     "generated", "rendered", "served", "cached", "built", "fetched", "retrieved", "loaded", "printed",
     "build", "views", "visit", "helpful", " id", "\u00a9", "(c)", "copyright",
 )  # fmt: skip
+# One regex over the line finds any of them in half the time of one `in` for each.
+_COUNTER_HINT = re.compile("|".join(re.escape(hint) for hint in _COUNTER_HINTS))
 _SEGMENT_SPLIT = re.compile(r"\s*[\u00b7\u2022|]\s*|(?<=[.!])\s+")
 
 
@@ -543,7 +545,7 @@ def _is_counter_line(line: str) -> bool:
     if len(line) > 240:
         return False
     low = line.lower()
-    if not any(hint in low for hint in _COUNTER_HINTS):
+    if not _COUNTER_HINT.search(low):
         return False
     segments = [s for s in _SEGMENT_SPLIT.split(line) if s]
     return bool(segments) and all(_COUNTER_SEGMENT.match(s) for s in segments)
