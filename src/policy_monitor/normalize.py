@@ -416,9 +416,9 @@ _LINK_DEF = re.compile(r"^\s{0,3}\[[^\]]+\]:\s+\S+")
 
 
 def _md_inline(s: str) -> str:
-    # Each rewrite is tried only on text holding the character every match of it starts with (or,
-    # for emphasis, is made of): testing for one character is a memchr, where the regex engine
-    # tries every position of the text, and most paragraphs have no markup at all.
+    # Each rewrite is tried only on text holding the character every match of it starts with:
+    # testing for one character is a memchr, where the regex engine tries every position of the
+    # text, and most paragraphs have no markup at all.
     if "!" in s:
         s = _MD_IMAGE.sub("", s)
     if "[" in s:
