@@ -1,11 +1,12 @@
 """The extractor: page text -> facts with evidence -> summary.
 
 Most sentences of a policy page are about other things (accounts, cookies, contact...). A sentence
-without a topic word states no fact, so a line without one is left pending (`sentences.lines`) and
-split into sentences only if something asks for them: the window of sentences read for the document's
-scope, or a sentence that continues the one before. The rules, too, try a pattern only when the
-sentence holds a word it cannot match without. Each shortcut skips only work whose outcome is known:
-the facts are those of reading every sentence with every pattern.
+without a topic word, or without any word the rules need to find something, states no fact, so a line
+without one is left pending (`sentences.lines`) and split into sentences only if something asks for
+them: the window of sentences read for the document's scope, or a sentence that continues the one
+before. The rules, too, try a pattern only when the sentence holds a word it cannot match without.
+Each shortcut skips only work whose outcome is known: the facts are those of reading every sentence
+with every pattern.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 
 from . import retention, scope, training
 from .model import Extraction, Fact
-from .sentences import LIST_MARKER, Pending, Unit, lines, may_contain
+from .sentences import LIST_MARKER, Pending, Unit, has_joiners, lines, may_contain
 from .summary import summarize
 
 # a sentence without any of these words states no retention, training or ZDR fact: skip it cheaply
@@ -29,24 +30,44 @@ _TOPIC_WORD = re.compile("|".join(_TOPIC))
 # weak topic words states a fact only if it also holds a word for the customer's content
 _WEAK_TOPIC = re.compile("only|sole|exclusiv|purpose")
 _CONTENT_TOPIC = re.compile("input|output|prompt|content|conversation|chat|message|completion|quer|data")
+# nor does a sentence in which the rules find nothing to read: one without any word that `retention.read`
+# or `training.read` needs ("n't" may be written with a typographic apostrophe, which cleaning replaces);
+# a word holding "ı" or "ſ" (or "İ", lower-cased to "i" and a combining dot) may hide one, since the
+# rules' case-insensitive patterns take them for "i" and "s"
+_READ_WORD = re.compile(
+    "|".join(re.escape(w) for w in dict.fromkeys(retention.NEEDS + training.NEEDS + ("n\u2019t", "n\u2018t")))
+    + "|[\u0131\u017f\u0307]"
+)
 # the sentences that say what the document applies to are looked for among its first ones
 _SCOPE_SENTENCES = 400
-# words (whitespace-separated tokens, lower-cased) known to hold a topic word or not: pages share most
-# of their vocabulary, so a word is looked at once per process (the sets are emptied when they grow large)
+# words (whitespace-separated tokens, lower-cased) known to hold a topic word or not, and a word the rules
+# read or not: pages share most of their vocabulary, so a word is looked at once per process (the sets are
+# emptied when they grow large)
 _TOPICAL: set[str] = set()
 _WEAK: set[str] = set()
 _CONTENT: set[str] = set()
 _PLAIN: set[str] = set()
+_READ: set[str] = set()
+_UNREAD: set[str] = set()
 _KNOWN_WORDS = 50_000
 
 
-def _has_topic(text: str) -> bool:
-    """Whether `text.lower()` contains a topic word, or a weak topic word and a content word.
+def _may_state_fact(text: str) -> bool:
+    """Whether a sentence (raw text) holds a topic word and a word the rules need to find anything.
 
-    Such a word holds no whitespace, so it is inside one whitespace-separated token of the text.
-    Content words are plain words too: a line of plain words is told at once.
+    Such a word holds no whitespace, so it is inside one whitespace-separated token of the text, unless
+    cleaning joins letters (`has_joiners`). A line holds every token of its sentences: when this is false
+    of a line, it is false of each of its sentences.
     """
     tokens = text.lower().split()
+    return _has_topic(tokens) and (_holds_read_word(tokens) or has_joiners(text))
+
+
+def _has_topic(tokens: list[str]) -> bool:
+    """Whether the tokens of a lower-cased text hold a topic word, or a weak topic word and a content word.
+
+    Content words are plain words too: a text of plain words is told at once.
+    """
     if _PLAIN.issuperset(tokens):
         return False
     if not _TOPICAL.isdisjoint(tokens):
@@ -72,6 +93,26 @@ def _has_topic(text: str) -> bool:
         if found:
             return True
     return not _WEAK.isdisjoint(tokens) and not _CONTENT.isdisjoint(tokens)
+
+
+def _holds_read_word(tokens: list[str]) -> bool:
+    """Whether one of the tokens of a lower-cased text holds a `_READ_WORD`."""
+    if _UNREAD.issuperset(tokens):
+        return False
+    if not _READ.isdisjoint(tokens):
+        return True
+    new = set(tokens) - _UNREAD
+    if len(_UNREAD) + len(_READ) + len(new) > _KNOWN_WORDS:
+        _UNREAD.clear()
+        _READ.clear()
+    found = False
+    for token in new:
+        if _READ_WORD.search(token):
+            _READ.add(token)
+            found = True
+        else:
+            _UNREAD.add(token)
+    return found
 
 
 def _mentions_coverage(unit: Unit) -> bool:
@@ -148,8 +189,9 @@ def _block_end(text: str, unit: Unit) -> int:
 
 
 def _facts(text: str) -> tuple[tuple[Fact, ...], dict[Fact, int]]:
-    # a line without any topic word states no fact: it is split into sentences only if needed
-    items = lines(text, defer=lambda start, end: not _has_topic(text[start:end]))
+    # a line without any topic word, or without a word the rules need, states no fact: it is split into
+    # sentences only if needed
+    items = lines(text, defer=lambda start, end: not _may_state_fact(text[start:end]))
     default = scope.document_scope(_scope_sentences(text, items))
     facts: list[Fact] = []
     strengths: dict[Fact, int] = {}
@@ -176,7 +218,7 @@ def _facts(text: str) -> tuple[tuple[Fact, ...], dict[Fact, int]]:
         if u.heading:
             continue
         before, previous = previous, u
-        if not _has_topic(u.raw):
+        if not _may_state_fact(u.raw):
             continue
         evidence = text[u.start : u.end]
         found_r = retention.read(u)

@@ -141,13 +141,13 @@ _RETAIN_NEEDS = (
     "held", "persist", "save", "how long",
 )  # fmt: skip
 _ZDR_NEEDS = ("zero", "zdr")
-# what any fact of `read` needs: a unit of a period (durations), a word ZERO needs, one UNKNOWN needs,
-# one NO_STORAGE needs (for `_storage_can_be_turned_off`) or one ZDR_WORDS needs
-_OUTPUT_NEEDS = (
+# what any fact of `read` needs: a unit of a period (durations), a word ZERO needs, one UNKNOWN needs
+# ("as long as", "duration of"), one NO_STORAGE needs ("no longer", for `_storage_can_be_turned_off`) or
+# one ZDR_WORDS needs; none holds whitespace, so that the extractor can look for them word by word
+NEEDS = (
     "second", "minute", "hour", "day", "week", "month", "year",
     "not", "never", "n't", "zero", "retention", "deleted", "discarded", "only",
-    "until", "as long as", "duration of",
-    "no longer",
+    "until", "long", "duration",
     "zdr",
 )  # fmt: skip
 
@@ -161,7 +161,7 @@ def read(unit: Unit) -> list[tuple[str, str, str]]:
     """(kind, value, condition) triples of one sentence: retention periods and zero-retention offers."""
     text = unit.clean
     out: list[tuple[str, str, str]] = []
-    if not unit.could_contain(*_OUTPUT_NEEDS):
+    if not unit.could_contain(*NEEDS):
         return out  # no period, negation, "until"... and no zero data retention: nothing below can be found
     retain = RETAIN.search(text) if unit.could_contain(*_RETAIN_NEEDS) else None
     if retain is None and not unit.could_contain(*_ZDR_NEEDS) and not _retains(" ".join(unit.context[-3:])):

@@ -147,6 +147,11 @@ _YOURS = re.compile(r"\b(?:your|customer)\b", re.IGNORECASE)
 _IF_OPT_OUT = re.compile(r"\b(?:if|once|when|after) you(?:'ve| have)? (?:\w+ )?opt(?:s|ed)?[- ]?out\b", re.I)
 
 
+# what any statement of `read` needs: a word TRAIN needs (`_could_train`), one NO_SERVICE_USE needs (its
+# negation, `_could_refuse`) or one `_only_purpose` needs; none holds whitespace (see retention.NEEDS)
+NEEDS = ("train", "fine", "model", "not", "n't", "never", "only", "solely", "exclusively", "purpose")
+
+
 def _could_train(folded: str) -> bool:
     """False when TRAIN cannot match (tested on the lower case)."""
     if "train" in folded or "fine" in folded:  # (re)train..., fine-tune
