@@ -10,9 +10,11 @@ import itertools
 import os
 import subprocess
 import sys
+import zlib
 from typing import Any
 
 import pytest
+import sqlalchemy
 
 from .conftest import FILLER, Monitor, Site, policy_html, write_sources
 
@@ -95,6 +97,19 @@ def check_three_runs(site: Site, m: Monitor, run: Any) -> None:
     ]
     french = next(a for a in facts if a["vendor"] == "v0")
     assert "données conservées 60 jours" in french["evidence"]  # decoded from windows-1252 by the worker
+    # each version keeps the body as it was served, compressed
+    assert [retention(60, 0).encode("cp1252") in body for body in stored_bodies(m, "v0")] == [False, True]
+    assert [retention(60, 17).encode() in body for body in stored_bodies(m, "v17")] == [False, True]
+
+
+def stored_bodies(m: Monitor, vendor: str) -> list[bytes]:
+    """The raw bodies of a vendor's snapshots, oldest first."""
+    query = (
+        "SELECT snapshots.raw FROM snapshots JOIN sources ON sources.id = snapshots.source_id "
+        "WHERE sources.vendor_id = :v ORDER BY snapshots.id"
+    )
+    with sqlalchemy.create_engine(m.db).connect() as c:
+        return [zlib.decompress(raw) for (raw,) in c.execute(sqlalchemy.text(query), {"v": vendor})]
 
 
 def test_worker_processes_of_a_run_started_as_users_start_it(site: Site, tmp_path: Any, sqlite_url: str) -> None:

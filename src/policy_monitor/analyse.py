@@ -25,6 +25,7 @@ class Analysis:
     facts: list[dict[str, str]]
     extractor_version: str
     facts_read: bool = True  # False when the text is the current snapshot's: nothing new to read
+    raw: bytes | None = None  # the body zlib-compressed, as stored (`analyse_fetched` of new text)
 
 
 @dataclass(frozen=True)
@@ -37,24 +38,24 @@ class PageRules:
 
 
 @dataclass(frozen=True)
-class PackedPage:
-    """A fetched page on its way to be read: its body zlib-compressed (a fifth of the bytes, and the form it
-    is stored in), so the pages waiting for a worker in a large run hold little memory."""
+class FetchedPage:
+    """A fetched body on its way to be read (in a worker process, or a thread)."""
 
-    raw: bytes
+    body: bytes
     charset: str | None  # as the fetch decoded it
     content_type: str | None
 
-    @classmethod
-    def of(cls, body: bytes, charset: str | None, content_type: str | None) -> PackedPage:
-        return cls(zlib.compress(body, 1), charset, content_type)
-
     def text(self) -> str:
-        return text_of(zlib.decompress(self.raw), self.content_type, self.charset) or ""
+        return text_of(self.body, self.content_type, self.charset) or ""
 
 
-def analyse_packed(page: PackedPage, rules: PageRules, current_key: str | None = None) -> Analysis:
-    return analyse(page.text(), page.content_type, rules, current_key)
+def analyse_fetched(page: FetchedPage, rules: PageRules, current_key: str | None = None) -> Analysis:
+    """`analyse()` of a fetched body; a page holding new text comes back with its body compressed as it is
+    stored (`Analysis.raw`), done here so the fetching process spends no time on it."""
+    analysis = analyse(page.text(), page.content_type, rules, current_key)
+    if not analysis.facts_read:
+        return analysis
+    return replace(analysis, raw=zlib.compress(page.body, 1))
 
 
 def analyse(text: str, content_type: str | None, rules: PageRules, current_key: str | None = None) -> Analysis:

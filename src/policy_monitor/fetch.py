@@ -95,7 +95,7 @@ class FetchResult:
     attempts: int
     body_hash: str | None  # sha256 hex of body
     charset: str | None = None  # the declared charset `text` decodes with (None: detected from the bytes)
-    raw: bytes | None = None  # the body zlib-compressed, as stored (set by a run while the page waits)
+    raw: bytes | None = None  # the body zlib-compressed, as stored (set by a run for a new version)
 
     @property
     def text(self) -> str | None:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
 
-    from .analyse import Analysis, PackedPage, PageRules
+    from .analyse import Analysis, FetchedPage, PageRules
 
 log = logging.getLogger(__name__)
 
@@ -62,18 +62,18 @@ class Analyser:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
-    async def analyse(self, page: PackedPage, rules: PageRules, current_key: str | None = None) -> Analysis | str:
+    async def analyse(self, page: FetchedPage, rules: PageRules, current_key: str | None = None) -> Analysis | str:
         """The analysis, or a one-line reason why the page could not be read."""
-        from .analyse import analyse_packed
+        from .analyse import analyse_fetched
 
         self.count += 1
         loop = asyncio.get_running_loop()
         try:
-            future = loop.run_in_executor(self._executor(), analyse_packed, page, rules, current_key)
+            future = loop.run_in_executor(self._executor(), analyse_fetched, page, rules, current_key)
         except Exception as e:  # noqa: BLE001 - no worker processes here: read pages in this process
             log.warning("worker processes unavailable (%s); reading pages in this process", type(e).__name__)
             self.pool, self.workers = None, 1
-            future = loop.run_in_executor(None, analyse_packed, page, rules, current_key)
+            future = loop.run_in_executor(None, analyse_fetched, page, rules, current_key)
         try:
             return await future
         except BrokenProcessPool:

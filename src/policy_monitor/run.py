@@ -13,14 +13,15 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import zlib
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from . import __version__, leases
@@ -132,17 +133,18 @@ def fetch_settings(registry: Registry) -> FetchSettings:
 
 def sync_sources(db: Database, registry: Registry) -> dict[tuple[str, str], int]:
     """Make sure every source of the registry has a row; return (vendor id, url) -> row id."""
+    query = select(SourceRow.id, SourceRow.vendor_id, SourceRow.url)
     with db.session() as s, s.begin():
-        rows = {
-            (vid, url): rid for rid, vid, url in s.execute(select(SourceRow.id, SourceRow.vendor_id, SourceRow.url))
-        }
-        for v in registry.vendors:
-            for src in v.sources:
-                if (v.id, src.url) not in rows:
-                    row = SourceRow(vendor_id=v.id, url=src.url, consecutive_failures=0)
-                    s.add(row)
-                    s.flush()
-                    rows[(v.id, src.url)] = row.id
+        rows = {(vid, url): rid for rid, vid, url in s.execute(query)}
+        new = [
+            {"vendor_id": v.id, "url": src.url, "consecutive_failures": 0}
+            for v in registry.vendors
+            for src in v.sources
+            if (v.id, src.url) not in rows
+        ]
+        if new:  # one statement for all of them (a first run adds every source)
+            s.execute(insert(SourceRow), new)
+            rows = {(vid, url): rid for rid, vid, url in s.execute(query)}
     return rows
 
 
@@ -253,17 +255,18 @@ async def run_pass(
             fetch = browser.fetch if job.source.render == "browser" else fetcher.fetch
             result = await fetch(job.request(registry))
             analysis: Analysis | str | None = None
+            raw = None
             if job.needs_analysis(result):
-                from .analyse import PackedPage, PageRules
+                from .analyse import FetchedPage, PageRules
 
-                page = PackedPage.of(result.body or b"", result.charset, result.content_type)
-                result = replace(result, body=None, raw=page.raw)  # while it waits: a fifth of the bytes
+                page = FetchedPage(result.body or b"", result.charset, result.content_type)
                 rules = PageRules(job.source.select, tuple(job.source.remove), tuple(job.source.ignore))
                 analysis = await analyser.analyse(page, rules, job.current_key)
                 if same_policy(job, result, analysis):
                     analysis = None  # new bytes, the snapshot's policy: recorded as unchanged
+                if new_version(analysis):
+                    raw = analysis.raw or zlib.compress(page.body, 1)
             # the writer needs neither the body nor its text, and the compressed body only for a new version
-            raw = result.raw if new_version(analysis) else None
             await writer.put(job, replace(result, body=None, raw=raw), analysis)
 
         try:
@@ -455,7 +458,7 @@ class Writer:
             self.on_progress(job, rec.outcome)
 
 
-def new_version(analysis: Analysis | str | None) -> bool:
+def new_version(analysis: Analysis | str | None) -> TypeGuard[Analysis]:
     """Whether a check's outcome holds a page read for a new version (None: nothing read; a string: why
     the page could not be read)."""
     return analysis is not None and not isinstance(analysis, str)
