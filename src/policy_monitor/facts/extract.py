@@ -40,6 +40,7 @@ _READ_WORD = re.compile(
 )
 # the sentences that say what the document applies to are looked for among its first ones
 _SCOPE_SENTENCES = 400
+_EXCLUSION_VERB = re.compile("|".join(scope.EXCLUSION_VERBS))
 # words (whitespace-separated tokens, lower-cased) known to hold a topic word or not, and a word the rules
 # read or not: pages share most of their vocabulary, so a word is looked at once per process (the sets are
 # emptied when they grow large)
@@ -121,9 +122,32 @@ def _mentions_coverage(unit: Unit) -> bool:
     Of those, `document_scope` reads only the ones that say what it does not apply to: a sentence
     holding none of the words its patterns need ("applicable law") is left out here.
     """
-    if not may_contain(unit.raw, "appl", "cover"):
+    if not _may_mention_coverage(unit.raw):
         return False
     return ("appl" in unit.clean or "cover" in unit.clean) and unit.could_contain(*scope.EXCLUSION_NEEDS)
+
+
+def _may_mention_coverage(raw: str) -> bool:
+    """False when no sentence of `raw` (a sentence, a line or the page) is one `_mentions_coverage` accepts.
+
+    Without joiners (`has_joiners`), cleaning changes the words of a text only by collapsing runs of
+    whitespace and tags into one space, and `folded` is its lower case unless it holds "ı", "ſ" or "İ"
+    (then `could_contain` cannot tell). So "t apply" in `folded` is, in the raw text lower-cased, an
+    "apply" with a "t" before it once the whitespace and tags between them are passed over; going back
+    over whitespace ends on that "t", or on the ">" of a tag (or further back than is looked at).
+    """
+    if not may_contain(raw, "appl", "cover"):
+        return False
+    if has_joiners(raw):
+        return True
+    low = raw.lower()
+    if not raw.isascii() and ("\u0131" in low or "\u017f" in low or "\u0307" in low):
+        return True
+    for verb in _EXCLUSION_VERB.finditer(low):
+        before = low[max(0, verb.start() - 40) : verb.start()].rstrip()
+        if not before or before[-1] in "t>":
+            return True
+    return False
 
 
 def _scope_sentences(text: str, items: list[Unit | Pending]) -> Iterator[str]:
@@ -133,13 +157,13 @@ def _scope_sentences(text: str, items: list[Unit | Pending]) -> Iterator[str]:
     A pending line mentioning neither is counted by bounds (at least one sentence, at most `most`),
     and split only when a later candidate's position cannot be told otherwise.
     """
-    if not may_contain(text, "appl", "cover"):
+    if not _may_mention_coverage(text):
         return
     low = high = 0  # bounds on the number of sentences before the current one
     uncounted: list[Pending] = []
     for item in items:
         if isinstance(item, Pending):
-            if not may_contain(item.body, "appl", "cover"):
+            if not _may_mention_coverage(item.body):
                 uncounted.append(item)
                 low, high = low + 1, high + item.most
                 if low >= _SCOPE_SENTENCES:

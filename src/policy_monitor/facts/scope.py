@@ -53,8 +53,10 @@ _PASSIVE_EXCLUSION = re.compile(
     re.IGNORECASE,
 )
 # what _EXCLUSION ("... does not apply", "doesn't cover") and _PASSIVE_EXCLUSION ("are not covered by")
-# need (lower case): a sentence without any of them excludes nothing, and `document_scope` skips it
-EXCLUSION_NEEDS = ("t apply", "t cover", "t govern")
+# need (lower case): one of these verbs after "not" or "n't"; a sentence without any excludes nothing, and
+# `document_scope` skips it
+EXCLUSION_VERBS = ("apply", "cover", "govern")
+EXCLUSION_NEEDS = tuple("t " + verb for verb in EXCLUSION_VERBS)
 _BUSINESS_WORD = re.compile(r"\b(?:business|enterprise|commercial|employer)\b", re.IGNORECASE)
 _PROCESSOR = re.compile(r"\bon (?:your |their )?behalf\b|\bprocessor\b|\bservice provider\b", re.IGNORECASE)
 
