@@ -40,7 +40,6 @@ _READ_WORD = re.compile(
 )
 # the sentences that say what the document applies to are looked for among its first ones
 _SCOPE_SENTENCES = 400
-_EXCLUSION_VERB = re.compile("|".join(scope.EXCLUSION_VERBS))
 # words (whitespace-separated tokens, lower-cased) known to hold a topic word or not, and a word the rules
 # read or not: pages share most of their vocabulary, so a word is looked at once per process (the sets are
 # emptied when they grow large)
@@ -143,10 +142,13 @@ def _may_mention_coverage(raw: str) -> bool:
     low = raw.lower()
     if not raw.isascii() and ("\u0131" in low or "\u017f" in low or "\u0307" in low):
         return True
-    for verb in _EXCLUSION_VERB.finditer(low):
-        before = low[max(0, verb.start() - 40) : verb.start()].rstrip()
-        if not before or before[-1] in "t>":
-            return True
+    for verb in scope.EXCLUSION_VERBS:
+        at = low.find(verb)
+        while at >= 0:
+            before = low[max(0, at - 40) : at].rstrip()
+            if not before or before[-1] in "t>":
+                return True
+            at = low.find(verb, at + 1)
     return False
 
 
