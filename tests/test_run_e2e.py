@@ -287,3 +287,47 @@ def test_robots_txt_is_asked_for_once_a_day_and_obeyed_from_memory(site: Site, m
     assert site.hits["/robots.txt"] == 1  # remembered between runs
     assert "/private/p" not in site.hits  # and obeyed from memory
     assert site.hits["/p"] == 3
+
+
+def test_a_first_run_stores_each_page_as_it_would_alone(site: Site, make_monitor: Any, db_url: str) -> None:
+    """A first run stores many first versions together: each must be what checking its page alone gives,
+    the refused pages among them included, and a source whose first good load follows failures."""
+    days = [7, 14, 30, 45, 60, 90]
+    for d in days:
+        site.html(f"/p{d}", page(RET30.replace("30 days", f"{d} days")))
+    site.html(
+        "/botcheck",
+        "<html><head><title>Just a moment...</title></head><body><h1>Checking your browser before accessing</h1>"
+        "<p>Please enable JavaScript and cookies to continue.</p></body></html>",
+    )
+    site.html("/late", "<h1>down</h1>", status=500)
+    vendors = [vendor(f"v{d}", [site.url(f"/p{d}")]) for d in days]
+    vendors += [vendor("botcheck", [site.url("/botcheck")]), vendor("late", [site.url("/late")])]
+    m = make_monitor(vendors, defaults={"retries": 0}, db=db_url)
+
+    first = m("run")
+    assert first.code == 3, first.out + first.err
+    assert "checked 8, new 6, unchanged 0, changed 0, failed 2, alerts 0" in first.out
+    status = {v["vendor"]: v for v in m("status", "--json").json()}
+    for d in days:
+        observed = {f["field"]: f["observed"] for f in status[f"v{d}"]["facts"]}
+        assert observed["retention"] == f"P{d}D", d
+        assert observed["training"] == "no", d
+        assert status[f"v{d}"]["sources"][0]["last_outcome"] == "new"
+        history = m("history", f"v{d}", "--json").json()[0]["snapshots"]
+        assert len(history) == 1 and history[0]["summary"]["retention"] == f"P{d}D"
+    for refused in ("botcheck", "late"):
+        src = status[refused]["sources"][0]
+        assert src["last_outcome"] == "failed" and src["last_error"], refused
+        assert m("history", refused, "--json").json()[0]["snapshots"] == []
+
+    site.html("/late", page())
+    second = m("run")
+    assert "new 1, unchanged 6, changed 0, failed 1" in second.out, second.out
+    late = next(v for v in m("status", "--json").json() if v["vendor"] == "late")["sources"][0]
+    assert (late["last_outcome"], late["consecutive_failures"], late["last_error"]) == ("new", 0, None)
+
+    site.html("/p45", page(RET30.replace("30 days", "2 years")))
+    m("run")
+    facts = [a for a in m.alerts() if a["kind"] == "fact_changed"]
+    assert [(a["vendor"], a["old"], a["new"]) for a in facts] == [("v45", "P45D", "P2Y")]

@@ -163,20 +163,7 @@ def _store_version(
 ) -> list[NewAlert]:
     previous = session.get(SnapshotRow, src.snapshot_id) if src.snapshot_id else None
     page = analysis.page
-    snap = SnapshotRow(
-        source_id=src.id,
-        created_at=now,
-        status=result.status,
-        final_url=result.final_url,
-        content_type=result.content_type,
-        raw=result.raw,  # the body zlib-compressed, kept for reference
-        raw_hash=result.body_hash,
-        text=page.text,
-        markdown=page.markdown,
-        key=page.key,
-        chars=len(page.text),
-        title=page.title,
-    )
+    snap = SnapshotRow(**_snapshot_values(src.id, result, analysis, now))
     session.add(snap)
     store_extraction(
         session, snap, analysis.summary, analysis.evidence, analysis.facts, analysis.extractor_version, now
@@ -227,44 +214,131 @@ def store_extraction(
     version: str,
     now: datetime | None = None,
 ) -> ExtractionRow:
-    ex = ExtractionRow(
-        snapshot=snapshot,
-        version=version,
-        created_at=now or utcnow(),
-        summary=json.dumps({"summary": summary, "evidence": evidence}, ensure_ascii=False),
-    )
+    ex = ExtractionRow(snapshot=snapshot, **_extraction_values(summary, evidence, version, now or utcnow()))
     session.add(ex)
     for f in facts:
-        session.add(
-            FactRow(
-                extraction=ex,
-                kind=f["kind"],
-                value=str(f["value"]),
-                scope=f.get("scope") or "all",
-                condition=f.get("condition") or "default",
-                evidence=f.get("evidence") or "",
-            )
-        )
+        session.add(FactRow(extraction=ex, **_fact_values(f)))
     return ex
+
+
+def _snapshot_values(source_id: int, result: FetchResult, analysis: Analysis, now: datetime) -> dict[str, Any]:
+    page = analysis.page
+    return {
+        "source_id": source_id,
+        "created_at": now,
+        "status": result.status,
+        "final_url": result.final_url,
+        "content_type": result.content_type,
+        "raw": result.raw,  # the body zlib-compressed, kept for reference
+        "raw_hash": result.body_hash,
+        "text": page.text,
+        "markdown": page.markdown,
+        "key": page.key,
+        "chars": len(page.text),
+        "title": page.title,
+    }
+
+
+def _extraction_values(
+    summary: dict[str, Any], evidence: dict[str, str], version: str, now: datetime
+) -> dict[str, Any]:
+    summary_json = json.dumps({"summary": summary, "evidence": evidence}, ensure_ascii=False)
+    return {"version": version, "created_at": now, "summary": summary_json}
+
+
+def _fact_values(f: dict[str, str]) -> dict[str, str]:
+    return {
+        "kind": f["kind"],
+        "value": str(f["value"]),
+        "scope": f.get("scope") or "all",
+        "condition": f.get("condition") or "default",
+        "evidence": f.get("evidence") or "",
+    }
+
+
+def _healthy(session: Session, ids: list[int], *, first: bool = False) -> set[int]:
+    """The sources among `ids` that this process holds and that were healthy at their last check (with
+    `first`: that have no snapshot yet): those whose check raises nothing and can be recorded in bulk."""
+    query = select(SourceRow.id).where(
+        SourceRow.id.in_(ids),
+        SourceRow.consecutive_failures == 0,
+        SourceRow.failing_alerted.is_(False),
+        SourceRow.gone_alerted.is_(False),
+        SourceRow.pending_count == 0,
+        SourceRow.lease_owner == OWNER,
+    )
+    if first:
+        query = query.where(SourceRow.snapshot_id.is_(None))
+    return set(session.scalars(query))
+
+
+def record_new(session: Session, checks: Sequence[tuple[int, FetchResult, Analysis]]) -> list[int]:
+    """First versions in bulk (a first run stores one for every source): pages read and accepted by the
+    guard, of healthy sources without a snapshot. A first version raises no alert, so the batch takes five
+    statements (snapshots, extractions, facts, sources, checks) instead of an ORM round per source.
+    `checks` holds (source id, result, analysis); returns the ids it recorded (the others need `record`)."""
+    from .guard import judge
+
+    healthy = _healthy(session, [rid for rid, _, _ in checks], first=True)
+    mine = [
+        (rid, r, a)
+        for rid, r, a in checks
+        if rid in healthy
+        and r.body_hash
+        and a.facts_read
+        and judge(a.page, status=r.status or 200, previous_chars=None) is None
+    ]
+    if not mine:
+        return []
+    now = utcnow()
+    snapshot_ids = session.scalars(
+        insert(SnapshotRow).returning(SnapshotRow.id, sort_by_parameter_order=True),
+        [_snapshot_values(rid, r, a, now) for rid, r, a in mine],
+    ).all()
+    extraction_ids = session.scalars(
+        insert(ExtractionRow).returning(ExtractionRow.id, sort_by_parameter_order=True),
+        [
+            {"snapshot_id": sid, **_extraction_values(a.summary, a.evidence, a.extractor_version, now)}
+            for sid, (_, _, a) in zip(snapshot_ids, mine, strict=True)
+        ],
+    ).all()
+    facts = [
+        {"extraction_id": eid, **_fact_values(f)}
+        for eid, (_, _, a) in zip(extraction_ids, mine, strict=True)
+        for f in a.facts
+    ]
+    if facts:
+        session.execute(insert(FactRow), facts)
+    session.execute(
+        update(SourceRow),
+        [
+            {
+                "id": rid,
+                "snapshot_id": sid,
+                "etag": r.etag,
+                "last_modified": r.last_modified,
+                "body_hash": r.body_hash,
+                "last_checked_at": now,
+                "last_ok_at": now,
+                "last_changed_at": now,
+                "last_outcome": "new",
+                "last_error": None,
+                "pending_key": None,
+                "lease_owner": None,
+                "lease_until": None,
+            }
+            for sid, (rid, r, _) in zip(snapshot_ids, mine, strict=True)
+        ],
+    )
+    _insert_checks(session, [(rid, r) for rid, r, _ in mine], "new", now)
+    return [rid for rid, _, _ in mine]
 
 
 def record_unchanged(session: Session, checks: Sequence[tuple[int, FetchResult, str | None]]) -> list[int]:
     """The common case in bulk: sources whose page came back byte for byte (or 304) and that were healthy
     before. Two statements for the whole batch instead of an ORM round per source. `checks` holds
     (source id, result, stored body hash); returns the ids it recorded (the others need `record`)."""
-    ids = [rid for rid, _, _ in checks]
-    healthy = set(
-        session.scalars(
-            select(SourceRow.id).where(
-                SourceRow.id.in_(ids),
-                SourceRow.consecutive_failures == 0,
-                SourceRow.failing_alerted.is_(False),
-                SourceRow.gone_alerted.is_(False),
-                SourceRow.pending_count == 0,
-                SourceRow.lease_owner == OWNER,
-            )
-        )
-    )
+    healthy = _healthy(session, [rid for rid, _, _ in checks])
     mine = [(rid, r, h) for rid, r, h in checks if rid in healthy]
     if not mine:
         return []
@@ -287,19 +361,21 @@ def record_unchanged(session: Session, checks: Sequence[tuple[int, FetchResult, 
             for rid, r, stored in mine
         ],
     )
-    session.execute(
-        insert(CheckRow),
-        [
-            {
-                "source_id": rid,
-                "at": now,
-                "ms": int(r.duration * 1000),
-                "status": r.status,
-                "nbytes": r.nbytes,
-                "outcome": "unchanged",
-                "reason": None,
-            }
-            for rid, r, _ in mine
-        ],
-    )
+    _insert_checks(session, [(rid, r) for rid, r, _ in mine], "unchanged", now)
     return [rid for rid, _, _ in mine]
+
+
+def _insert_checks(session: Session, checks: list[tuple[int, FetchResult]], outcome: str, now: datetime) -> None:
+    rows = [
+        {
+            "source_id": rid,
+            "at": now,
+            "ms": int(r.duration * 1000),
+            "status": r.status,
+            "nbytes": r.nbytes,
+            "outcome": outcome,
+            "reason": None,
+        }
+        for rid, r in checks
+    ]
+    session.execute(insert(CheckRow), rows)

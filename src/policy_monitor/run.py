@@ -29,7 +29,7 @@ from .alerts import raise_alert
 from .fetch import Fetcher, FetchRequest, FetchResult, FetchSettings, site_of
 from .mismatch import mismatch_alerts, sweep
 from .page_workers import Analyser
-from .record import Context, Recorded, record, record_unchanged
+from .record import Context, Recorded, record, record_new, record_unchanged
 from .registry import Registry, Source, Vendor
 from .render import BrowserFetcher
 from .store import Database
@@ -316,6 +316,7 @@ class RobotsMemory:
 
 UNCHANGED = ("ok", "not_modified")  # fetch outcomes that, without a page to read, mean "unchanged"
 UNCHANGED_RECORD = Recorded("unchanged", None, 0)
+NEW_RECORD = Recorded("new", None, 0)
 
 
 class Writer:
@@ -398,13 +399,15 @@ class Writer:
         try:
             with self.db.session() as s, s.begin():
                 plain = [(j.row_id, r, j.body_hash) for j, r, a in batch if a is None and r.outcome in UNCHANGED]
-                done = set(record_unchanged(s, plain)) if len(plain) > 1 else set()
-                rest = [item for item in batch if item[0].row_id not in done]
+                first = [(j.row_id, r, a) for j, r, a in batch if not j.has_snapshot and new_version(a)]
+                bulk = dict.fromkeys(record_unchanged(s, plain) if len(plain) > 1 else (), UNCHANGED_RECORD)
+                bulk.update(dict.fromkeys(record_new(s, first) if len(first) > 1 else (), NEW_RECORD))
+                rest = [item for item in batch if item[0].row_id not in bulk]
                 ids = [job.row_id for job, _, _ in rest]
                 rows = {r.id: r for r in s.scalars(select(SourceRow).where(SourceRow.id.in_(ids)))}  # one query
                 recorded = {item[0].row_id: self._record(s, rows[item[0].row_id], *item) for item in rest}
                 self._mismatches(s, [job for job, _, _ in rest if recorded[job.row_id].outcome == "changed"], recorded)
-                outcomes = [recorded.get(job.row_id, UNCHANGED_RECORD) for job, _, _ in batch]
+                outcomes = [recorded.get(job.row_id) or bulk[job.row_id] for job, _, _ in batch]
         except Exception:
             if len(batch) == 1:
                 raise
