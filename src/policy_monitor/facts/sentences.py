@@ -43,37 +43,59 @@ _WORD_CHAR = re.compile(r"\w")
 _FINAL_PUNCTUATION = re.compile(r"[.;,]$")
 
 
-@dataclass(frozen=True)
 class Unit:
-    """One sentence (or table cell, or heading) of the page."""
+    """One sentence (or table cell, or heading) of the page.
 
-    start: int
-    end: int
-    raw: str  # the sentence as it stands in the text
-    context: tuple[str, ...]  # enclosing headings and parent list items, outermost first
-    heading: bool = False
+    A plain class with slots, not a dataclass with cached properties: a page has hundreds of units, and
+    a first read of a `functools.cached_property` takes a lock. Most units are never cleaned; `clean`
+    is computed on first use, and `folded` with it.
+    """
 
-    @cached_property
+    __slots__ = ("start", "end", "raw", "context", "heading", "_clean", "_folded")
+
+    def __init__(self, start: int, end: int, raw: str, context: tuple[str, ...], heading: bool = False) -> None:
+        self.start = start
+        self.end = end
+        self.raw = raw  # the sentence as it stands in the text
+        self.context = context  # enclosing headings and parent list items, outermost first
+        self.heading = heading
+        self._clean: str | None = None
+        self._folded: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Unit({self.start}, {self.end}, {self.raw!r}, {self.context!r}, heading={self.heading})"
+
+    @property
     def clean(self) -> str:
         """The sentence with markup removed and whitespace collapsed (what the rules read)."""
-        return clean(self.raw)
+        return self._clean if self._clean is not None else self._cleaned()
 
-    @cached_property
+    @property
     def folded(self) -> str | None:
         """`clean` lower-cased, to test cheaply which words a case-insensitive pattern could find in it.
 
         None when it holds a character that such a pattern takes for an ASCII letter other than its
         lower case ("İ", "ı" and "ſ" match i, i and s): then only the pattern can tell.
         """
-        text = self.clean
-        if not text.isascii() and ("\u0130" in text or "\u0131" in text or "\u017f" in text):
-            return None
-        return text.lower()
+        if self._clean is None:
+            self._cleaned()
+        return self._folded
+
+    def _cleaned(self) -> str:
+        text = self._clean = clean(self.raw)
+        if text.isascii() or ("\u0130" not in text and "\u0131" not in text and "\u017f" not in text):
+            self._folded = text.lower()
+        return text
 
     def could_contain(self, *words: str) -> bool:
         """False when a case-insensitive pattern needing one of `words` (lower case) cannot match `clean`."""
         folded = self.folded
-        return folded is None or any(w in folded for w in words)
+        if folded is None:
+            return True
+        for w in words:
+            if w in folded:
+                return True
+        return False
 
 
 def clean(text: str) -> str:
