@@ -110,11 +110,12 @@ def clean(text: str) -> str:
         text = _REF_LINK.sub(_group1, text)
     if "<" in text:
         text = _HTML_TAG.sub(" ", text)
-    if text.count("*") > 1 or text.count("_") > 1 or "~~" in text:
-        for _ in range(2):  # nested emphasis; a pass that changes nothing ends it
-            text, changed = _EMPHASIS.subn(_group2, text)
-            if not changed:
-                break
+    for _ in range(2):  # nested emphasis; a pass that changes nothing ends it
+        if text.count("*") < 2 and text.count("_") < 2 and "~~" not in text:
+            break  # no pair of marks (left): the pattern cannot match
+        text, changed = _EMPHASIS.subn(_group2, text)
+        if not changed:
+            break
     if "\\" in text:
         text = _ESCAPE.sub(_group1, text)
     if "*" in text or "_" in text:
