@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 from . import retention, scope, training
 from .model import Extraction, Fact
-from .sentences import LIST_MARKER, Pending, Unit, has_joiners, lines, may_contain
+from .sentences import LIST_MARKER, Pending, Unit, has_joiners, lines
 from .summary import summarize
 
 # a sentence without any of these words states no retention, training or ZDR fact: skip it cheaply
@@ -135,10 +135,10 @@ def _may_mention_coverage(raw: str) -> bool:
     "apply" with a "t" before it once the whitespace and tags between them are passed over; going back
     over whitespace ends on that "t", or on the ">" of a tag (or further back than is looked at).
     """
-    if not may_contain(raw, "appl", "cover"):
-        return False
     if has_joiners(raw):
-        return True
+        return True  # cleaning may join letters: only the cleaned text can tell
+    if "appl" not in raw and "cover" not in raw:
+        return False  # `may_contain(raw, "appl", "cover")` without joiners
     low = raw.lower()
     if not raw.isascii() and ("\u0131" in low or "\u017f" in low or "\u0307" in low):
         return True
