@@ -5,7 +5,8 @@ Serves N realistic policy pages (see `_loopback.py`) from M loopback HTTP server
 to every request, writes a sources.yaml for them, and times with the wall clock, in the same run:
 
 a. the floor: a bare `httpx.AsyncClient` fetching the same pages, one at a time per host, all hosts at once,
-   no parsing, no storage;
+   no parsing, no storage (`bare_client.py`), timed inside this already started process; and the same
+   bare client run as a program of its own, timed from outside as the monitor runs are (a'), for reference;
 b. a cold `monitor run` (new SQLite database), run as a user runs it: the installed `monitor` command in a
    subprocess, so interpreter start-up, imports and the schema migration count;
 c. an unchanged run (nothing changed on the pages);
@@ -33,7 +34,6 @@ section of docs/benchmarks.md between `<!-- perf:start -->` and `<!-- perf:end -
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import json
 import os
@@ -51,10 +51,9 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _loopback import Sites, monitor_command  # noqa: E402
+from bare_client import fetch_all  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -96,6 +95,7 @@ class Trial:
     floor: float
     floor_bytes: int
     floor_cpu: float
+    floor_program: float
     cold: RunResult
     unchanged: RunResult
     changed: RunResult
@@ -111,32 +111,21 @@ class Trial:
 # the floor
 
 
-async def _floor(urls_by_host: dict[int, list[str]], hosts: int) -> tuple[float, int]:
-    limits = httpx.Limits(max_connections=hosts, max_keepalive_connections=hosts)
-    total = 0
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-
-        async def host(urls: list[str]) -> None:
-            nonlocal total
-            for u in urls:
-                r = await client.get(u)
-                r.raise_for_status()
-                total += len(r.content)
-
-        start = time.perf_counter()
-        await asyncio.gather(*(host(u) for u in urls_by_host.values()))
-        return time.perf_counter() - start, total
-
-
 def floor(sites: Sites) -> tuple[float, int, float]:
-    """Wall seconds, bytes fetched and CPU seconds of the bare client."""
-    by_host: dict[int, list[str]] = defaultdict(list)
-    for i in range(sites.pages):
-        by_host[i % sites.hosts].append(sites.url(i))
+    """Wall seconds, bytes fetched and CPU seconds of the bare client, in this process."""
     before = resource.getrusage(resource.RUSAGE_SELF)
-    seconds, nbytes = asyncio.run(_floor(by_host, sites.hosts))
+    seconds, nbytes = fetch_all(sites.urls())
     after = resource.getrusage(resource.RUSAGE_SELF)
     return seconds, nbytes, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def floor_program(sites: Sites, work: Path) -> float:
+    """Wall seconds of the bare client run as a program of its own, as `monitor run` is run."""
+    urls = work / "urls.txt"
+    urls.write_text("\n".join(sites.urls()) + "\n")
+    start = time.perf_counter()
+    subprocess.run([sys.executable, str(Path(__file__).parent / "bare_client.py"), str(urls)], check=True)
+    return time.perf_counter() - start
 
 
 # --------------------------------------------------------------------------------------------------
@@ -292,6 +281,7 @@ def trial(cfg: Config, work: Path) -> Trial:
         db = work / "monitor.db"
         floor(sites)  # warm the page cache and the servers; not counted
         fl, fl_bytes, fl_cpu = floor(sites)
+        fl_program = floor_program(sites, work)
         problems: list[str] = []
         cold = monitor_run(sources, db)
         check(cold, "cold", {"checked": cfg.pages, "new": cfg.pages, "failed": 0}, problems)
@@ -312,6 +302,7 @@ def trial(cfg: Config, work: Path) -> Trial:
         fl,
         fl_bytes,
         fl_cpu,
+        fl_program,
         cold,
         unchanged,
         changed,
@@ -333,7 +324,7 @@ def run_config(cfg: Config, repeat: int) -> list[Trial]:
             shutil.rmtree(work, ignore_errors=True)
         trials.append(t)
         print(
-            f"  [{k + 1}/{repeat}] floor {t.floor:.2f}s  "
+            f"  [{k + 1}/{repeat}] floor {t.floor:.2f}s (as a program {t.floor_program:.2f}s)  "
             + "  ".join(
                 f"{n} {r.seconds:.2f}s cpu {r.cpu_seconds:.1f}s ({r.peak_rss_mb:.0f}/{r.tree_pss_mb:.0f} MB)"
                 for n, r in (("cold", t.cold), ("unchanged", t.unchanged), ("changed", t.changed))
@@ -362,6 +353,10 @@ def table(cfg: Config, trials: list[Trial], large: bool) -> str:
         "|---|---:|---|---:|---|---:|---:|---:|---:|",
         f"| (a) floor: bare httpx | {fl:.2f} | {', '.join(f'{t.floor:.2f}' for t in trials)} | 1.00 | | "
         f"{med([t.floor_cpu for t in trials]):.2f} | | | |",
+        f"| (a') the same bare client as a program of its own (start-up and imports count, as for the runs "
+        f"below) | {med([t.floor_program for t in trials]):.2f} | "
+        f"{', '.join(f'{t.floor_program:.2f}' for t in trials)} | "
+        f"{med([t.floor_program / t.floor for t in trials]):.2f} | | | | | |",
     ]
     mem_target = 200 if large else 100
     for key, name, target in (
