@@ -28,7 +28,8 @@ section of docs/benchmarks.md between `<!-- perf:start -->` and `<!-- perf:end -
                          [--large] [--no-write] [--profile out.prof]
 
 `--large` also runs the 10,000-source variant (100 hosts, no latency, 4 KB pages, once).
-`--profile F` runs one more cold run under cProfile and prints the top cumulative entries of policy_monitor.
+`--profile F` runs one more cold run under cProfile and prints the top cumulative entries of policy_monitor
+(`--profile-only`: that run alone).
 """
 
 from __future__ import annotations
@@ -556,6 +557,7 @@ def main() -> None:
     ap.add_argument("--large", action="store_true", help="also run 10,000 pages on 100 hosts, 0 ms, 4 KB, once")
     ap.add_argument("--skip-main", action="store_true", help="with --large: run only the 10,000-source variant")
     ap.add_argument("--profile", type=Path, default=None, help="also profile one cold run into this file")
+    ap.add_argument("--profile-only", action="store_true", help="with --profile: the profile alone, no timed runs")
     ap.add_argument("--doc", type=Path, default=DOC)
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--json", type=Path, default=None, help="also write every trial as JSON here")
@@ -577,7 +579,7 @@ def main() -> None:
         f" ({time.strftime('%H:%M UTC', time.gmtime())}). Main-process RSS: {rss_method()}."
     )
     dump = []
-    for cfg, repeat, large in configs:
+    for cfg, repeat, large in [] if args.profile_only else configs:
         print(cfg.label(), flush=True)
         trials = run_config(cfg, repeat)
         body = head + "\n\n" + table(cfg, trials, large)
