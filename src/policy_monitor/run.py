@@ -324,7 +324,8 @@ class Writer:
     check (its row, snapshot, facts, alerts and lease) is written whole or not at all.
 
     The writing happens in a thread of its own, so the fetches go on while a batch is stored (the database
-    driver and compression release the interpreter lock); results that arrive meanwhile form the next batch.
+    driver releases the interpreter lock); results that arrive meanwhile form the next batch. First versions
+    and unchanged checks are stored in bulk, a few statements per batch.
     """
 
     BATCH = 200
