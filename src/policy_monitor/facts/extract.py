@@ -40,79 +40,78 @@ _READ_WORD = re.compile(
 )
 # the sentences that say what the document applies to are looked for among its first ones
 _SCOPE_SENTENCES = 400
-# words (whitespace-separated tokens, lower-cased) known to hold a topic word or not, and a word the rules
-# read or not: pages share most of their vocabulary, so a word is looked at once per process (the sets are
-# emptied when they grow large)
-_TOPICAL: set[str] = set()
-_WEAK: set[str] = set()
-_CONTENT: set[str] = set()
-_PLAIN: set[str] = set()
-_READ: set[str] = set()
-_UNREAD: set[str] = set()
+# what a text holds, as bits: a topic word, a weak topic word, a content word, a word the rules read
+_TOPICAL, _WEAK, _CONTENT, _READ = 1, 2, 4, 8
+_ENOUGH = _TOPICAL | _READ  # a text holding both states a fact whatever else it holds
+# the bits of each word (whitespace-separated token, lower-cased) and of each sentence (raw text) met:
+# pages share most of their vocabulary and much of their boilerplate, so each is looked at once per
+# process (the tables are emptied when they grow large)
+_WORD_BITS: dict[str, int] = {}
+_TEXT_BITS: dict[str, int] = {}
 _KNOWN_WORDS = 50_000
+_KNOWN_TEXTS = 20_000
 
 
 def _may_state_fact(text: str) -> bool:
-    """Whether a sentence (raw text) holds a topic word and a word the rules need to find anything.
+    """Whether a sentence or a line (raw text) holds a topic word and a word the rules need to find anything.
 
     Such a word holds no whitespace, so it is inside one whitespace-separated token of the text, unless
     cleaning joins letters (`has_joiners`). A line holds every token of its sentences: when this is false
     of a line, it is false of each of its sentences.
+
+    The text is read in pieces cut after each ". " (where most sentences end): the tokens of the pieces
+    are those of the text (a cut is at whitespace: no token is cut), and lower-casing is done character
+    by character (but for the final sigma, which no topic or rule word holds), so the bits of the text
+    are those of its pieces together. A piece is mostly a sentence that the same
+    line's `Unit` (or another page's boilerplate) asks about again: its bits are remembered.
     """
-    tokens = text.lower().split()
-    return _has_topic(tokens) and (_holds_read_word(tokens) or has_joiners(text))
-
-
-def _has_topic(tokens: list[str]) -> bool:
-    """Whether the tokens of a lower-cased text hold a topic word, or a weak topic word and a content word.
-
-    Content words are plain words too: a text of plain words is told at once.
-    """
-    if _PLAIN.issuperset(tokens):
-        return False
-    if not _TOPICAL.isdisjoint(tokens):
-        return True
-    new = set(tokens) - _PLAIN - _WEAK
-    if new:
-        if len(_PLAIN) + len(_TOPICAL) + len(_WEAK) + len(new) > _KNOWN_WORDS:
-            for known in (_PLAIN, _TOPICAL, _WEAK, _CONTENT):
-                known.clear()
-            new = set(tokens)
-        found = False
-        for token in new:
-            if _TOPIC_WORD.search(token):
-                _TOPICAL.add(token)
-                found = True
-                continue
-            if _CONTENT_TOPIC.search(token):
-                _CONTENT.add(token)
-            if _WEAK_TOPIC.search(token):
-                _WEAK.add(token)
-            else:
-                _PLAIN.add(token)
-        if found:
+    bits = 0
+    for piece in text.replace(". ", ".\n").split("\n"):
+        bits |= _text_bits(piece)
+        if bits & _ENOUGH == _ENOUGH:
             return True
-    return not _WEAK.isdisjoint(tokens) and not _CONTENT.isdisjoint(tokens)
+    return _has_topic(bits) and (bits & _READ != 0 or has_joiners(text))
 
 
-def _holds_read_word(tokens: list[str]) -> bool:
-    """Whether one of the tokens of a lower-cased text holds a `_READ_WORD`."""
-    if _UNREAD.issuperset(tokens):
-        return False
-    if not _READ.isdisjoint(tokens):
-        return True
-    new = set(tokens) - _UNREAD
-    if len(_UNREAD) + len(_READ) + len(new) > _KNOWN_WORDS:
-        _UNREAD.clear()
-        _READ.clear()
-    found = False
-    for token in new:
-        if _READ_WORD.search(token):
-            _READ.add(token)
-            found = True
-        else:
-            _UNREAD.add(token)
-    return found
+def _has_topic(bits: int) -> bool:
+    """A topic word, or a weak topic word and a content word (see `_TOPIC`)."""
+    return bits & _TOPICAL != 0 or bits & (_WEAK | _CONTENT) == _WEAK | _CONTENT
+
+
+def _text_bits(text: str) -> int:
+    """The bits of the tokens of `text` together (remembered), or of enough of them to hold `_ENOUGH`.
+
+    Left out bits do not matter: a text (or a line holding it) with `_ENOUGH` states a fact.
+    """
+    bits = _TEXT_BITS.get(text)
+    if bits is None:
+        bits = 0
+        for token in text.lower().split():
+            found = _WORD_BITS.get(token)
+            bits |= found if found is not None else _word_bits(token)
+            if bits & _ENOUGH == _ENOUGH:
+                break
+        if len(_TEXT_BITS) >= _KNOWN_TEXTS:
+            _TEXT_BITS.clear()
+        _TEXT_BITS[text] = bits
+    return bits
+
+
+def _word_bits(token: str) -> int:
+    """The bits of one lower-cased token (remembered)."""
+    bits = 0
+    if _TOPIC_WORD.search(token):
+        bits |= _TOPICAL
+    if _WEAK_TOPIC.search(token):
+        bits |= _WEAK
+    if _CONTENT_TOPIC.search(token):
+        bits |= _CONTENT
+    if _READ_WORD.search(token):
+        bits |= _READ
+    if len(_WORD_BITS) >= _KNOWN_WORDS:
+        _WORD_BITS.clear()
+    _WORD_BITS[token] = bits
+    return bits
 
 
 def _mentions_coverage(unit: Unit) -> bool:
