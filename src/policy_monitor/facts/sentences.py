@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cached_property
 
 # Words after which a period does not end a sentence.
 _ABBREVIATIONS = frozenset(
@@ -41,6 +39,11 @@ _WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.")
 _SECTION_NUMBER = re.compile(r"(?:^|\s)\d+(?:\.\d+)*$")
 _WORD_CHAR = re.compile(r"\w")
 _FINAL_PUNCTUATION = re.compile(r"[.;,]$")
+# how far before a period `_ends_sentence` looks for the word or number it ends, and its answers,
+# remembered by those characters
+_WINDOW = 12
+_PERIOD_ENDS: dict[str, bool] = {}
+_KNOWN_WINDOWS = 20_000
 
 
 class Unit:
@@ -158,12 +161,29 @@ def has_joiners(raw: str) -> bool:
 
 
 def _ends_sentence(line: str, dot: int) -> bool:
-    """Whether the period at index `dot` of `line` ends a sentence (not an abbreviation or number)."""
+    """Whether the period at index `dot` of `line` ends a sentence (not an abbreviation or number).
+
+    That is told by the characters before the period that `_period_ends` reads: the answer for a
+    window of them is remembered (pages end many sentences with the same words).
+    """
     if line[dot] != ".":
         return True
-    before = line[dot - 1] if dot else ""
-    if before in _WORD_CHARS:  # else no word ends at the period
-        m = _WORD_BEFORE.search(line, max(0, dot - 12), dot)
+    window = line[max(0, dot - _WINDOW) : dot]
+    ends = _PERIOD_ENDS.get(window)
+    if ends is None:
+        ends = _period_ends(window)
+        if len(_PERIOD_ENDS) >= _KNOWN_WINDOWS:
+            _PERIOD_ENDS.clear()
+        _PERIOD_ENDS[window] = ends
+    return ends
+
+
+def _period_ends(window: str) -> bool:
+    """Whether a period after `window` (the `_WINDOW` characters before it, or all the line before it)
+    ends a sentence."""
+    before = window[-1:]
+    if before and before in _WORD_CHARS:  # else no word ends at the period
+        m = _WORD_BEFORE.search(window)
         if m:
             word = m.group(1).lower().strip(".")
             if word in _ABBREVIATIONS:
@@ -173,7 +193,7 @@ def _ends_sentence(line: str, dot: int) -> bool:
     if not before.isdecimal():  # else no number ends at the period
         return True
     # a section number such as "4.2." or "Section 3. "
-    return not _SECTION_NUMBER.search(line[max(0, dot - 10) : dot])
+    return not _SECTION_NUMBER.search(window[-10:])
 
 
 def _split_line(line: str) -> list[tuple[int, int]]:
@@ -204,22 +224,29 @@ def _split_line(line: str) -> list[tuple[int, int]]:
     return out
 
 
-@dataclass(frozen=True)
 class Pending:
     """A line of prose whose sentences are split only when asked for (`units`).
 
     `lines()` leaves a line pending when its caller says none of its sentences can matter; the line
     cannot change the structure either (it is no list item, and it ends like a sentence, so it is no
-    heading). Splitting it later gives exactly the units `split()` gives for it.
+    heading). Splitting it later gives exactly the units `split()` gives for it. A plain class with
+    slots, as `Unit` (a page has dozens).
     """
 
-    start: int
-    body: str  # the line after its indentation
-    context: tuple[str, ...]
+    __slots__ = ("start", "body", "context", "_units")
 
-    @cached_property
+    def __init__(self, start: int, body: str, context: tuple[str, ...]) -> None:
+        self.start = start
+        self.body = body  # the line after its indentation
+        self.context = context
+        self._units: list[Unit] | None = None
+
+    @property
     def units(self) -> list[Unit]:
-        return [Unit(self.start + a, self.start + b, self.body[a:b], self.context) for a, b in _split_line(self.body)]
+        if self._units is None:
+            start, body, context = self.start, self.body, self.context
+            self._units = [Unit(start + a, start + b, body[a:b], context) for a, b in _split_line(body)]
+        return self._units
 
     @property
     def most(self) -> int:
