@@ -14,7 +14,7 @@ import re
 from functools import lru_cache
 
 from . import durations
-from .sentences import Unit
+from .sentences import Unit, could_hold
 
 CONTENT = re.compile(
     r"\b(?:inputs?|outputs?|prompts?|completions?|conversations?|chats?|chat history|messages?|"
@@ -107,8 +107,42 @@ _IF_WHEN = re.compile(r"\b(?:if|when|so that|once)\b", re.IGNORECASE)
 _UNTIL = re.compile(r"\buntil\b")
 
 
+# words (lower case) one of which each match of a pattern holds: a text holding none of them is not
+# searched (`could_hold`), as the pattern would find nothing in it
+_CLAUSE_NEEDS = ("unless", "except", ";", "provided that", "(")
+_CONTENT_NEEDS = (
+    "input", "output", "prompt", "completion", "conversation", "chat", "message", "content", "user data",
+    "customer data", "material", "queries", "response",
+)  # fmt: skip
+_OTHER_DATA_NEEDS = (
+    "account", "billing", "invoice", "payment", "contact", "cookie", "security log", "support", "marketing",
+    "lead", "identity", "contract", "technical", "device", "usage data", "log data", "metadata", "legal data",
+    "registration", "subscription data", "guest", "recruit", "candidate", "employ", "confidential information",
+)  # fmt: skip
+_ZERO_NEEDS = ("not", "never", "n't", "zero", "retention", "deleted", "discarded", "only")
+_NO_STORAGE_NEEDS = ("not", "n't", "no longer")
+_ZDR_WORDS_NEEDS = ("zero", "zdr")
+
+
+def _names_content(text: str) -> bool:
+    """Whether CONTENT matches `text`."""
+    return could_hold(text, _CONTENT_NEEDS) and CONTENT.search(text) is not None
+
+
+def _names_other_data(text: str) -> bool:
+    """Whether OTHER_DATA matches `text`."""
+    return could_hold(text, _OTHER_DATA_NEEDS) and OTHER_DATA.search(text) is not None
+
+
+def _names_zdr(text: str) -> bool:
+    """Whether ZDR_WORDS matches `text`."""
+    return could_hold(text, _ZDR_WORDS_NEEDS) and ZDR_WORDS.search(text) is not None
+
+
 def _clauses(text: str) -> list[tuple[int, int]]:
     """Clause spans of a sentence: split where exceptions and enumerations begin."""
+    if not could_hold(text, _CLAUSE_NEEDS):
+        return [(0, len(text))] if text else []  # no cut: the one clause
     cuts = [0] + [m.start() for m in _CLAUSE.finditer(text)] + [len(text)]
     return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
 
@@ -120,7 +154,7 @@ def _subject(text: str, context: tuple[str, ...]) -> str:
         return m.group(1)
     v = RETAIN.search(text)
     head = text[: v.start()] if v else text
-    if CONTENT.search(head) or OTHER_DATA.search(head):
+    if _names_content(head) or _names_other_data(head):
         return head
     return context[-1] if context else head
 
@@ -128,11 +162,11 @@ def _subject(text: str, context: tuple[str, ...]) -> str:
 def about_content(text: str, context: tuple[str, ...]) -> bool:
     """Whether a sentence is about user content (prompts, outputs...) rather than other data."""
     subject = _subject(text, context)
-    if OTHER_DATA.search(subject) and not CONTENT.search(subject):
+    if _names_other_data(subject) and not _names_content(subject):
         return False
-    if CONTENT.search(text):
+    if _names_content(text):
         return True
-    return any(CONTENT.search(c) and not OTHER_DATA.search(c) for c in context[-2:])
+    return any(_names_content(c) and not _names_other_data(c) for c in context[-2:])
 
 
 # a word each pattern needs (lower case): without one of them in a sentence, the pattern is not tried
@@ -201,9 +235,9 @@ def read(unit: Unit) -> list[tuple[str, str, str]]:
         else:
             condition = "default"
         out.append(("retention", d.iso, condition))
-    zero = ZERO.search(text)
+    zero = ZERO.search(text) if could_hold(text, _ZERO_NEEDS) else None
     if zero and not _IN_MODEL.search(text[zero.end() :][:40]):
-        if ZDR_WORDS.search(text) and not _BY_DEFAULT.search(text):
+        if _names_zdr(text) and not _BY_DEFAULT.search(text):
             out.append(("retention", "zero", "zdr"))
         elif CHOICE.search(text) and _CONDITIONAL.search(text):
             out.append(("retention", "zero", "zdr"))
@@ -225,10 +259,12 @@ def read(unit: Unit) -> list[tuple[str, str, str]]:
 
 def _storage_can_be_turned_off(text: str) -> bool:
     """ "If the customer is approved for ..., the data storage ... is not performed": storage is optional."""
+    if not could_hold(text, _NO_STORAGE_NEEDS):
+        return False  # no negation: NO_STORAGE cannot match
     return bool(CHOICE.search(text) and NO_STORAGE.search(text) and _IF_WHEN.search(text))
 
 
 def _zdr(text: str, out: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
-    if ZDR_WORDS.search(text) and not ZDR_NEGATED.search(text) and ("zdr", "available", "zdr") not in out:
+    if _names_zdr(text) and not ZDR_NEGATED.search(text) and ("zdr", "available", "zdr") not in out:
         out.append(("zdr", "available", "zdr"))
     return out

@@ -86,8 +86,7 @@ class Unit:
 
     def _cleaned(self) -> str:
         text = self._clean = clean(self.raw)
-        if text.isascii() or ("\u0130" not in text and "\u0131" not in text and "\u017f" not in text):
-            self._folded = text.lower()
+        self._folded = fold(text)
         return text
 
     def could_contain(self, *words: str) -> bool:
@@ -99,6 +98,25 @@ class Unit:
             if w in folded:
                 return True
         return False
+
+
+def fold(text: str) -> str | None:
+    """`text` lower-cased, or None when it holds "İ", "ı" or "ſ" (see `Unit.folded`)."""
+    if text.isascii() or ("\u0130" not in text and "\u0131" not in text and "\u017f" not in text):
+        return text.lower()
+    return None
+
+
+def could_hold(text: str, words: tuple[str, ...]) -> bool:
+    """False when a case-insensitive pattern each of whose matches holds one of `words` (lower case)
+    cannot match `text`: `Unit.could_contain` for any text."""
+    folded = fold(text)
+    if folded is None:
+        return True
+    for w in words:
+        if w in folded:
+            return True
+    return False
 
 
 def clean(text: str) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 
-from .sentences import Unit
+from .sentences import Unit, could_hold
 
 TRAIN = re.compile(
     r"(?<![-\w])(?:re)?train(?:s|ed|ing)?\b|\bfine-?tun(?:e|es|ing)\b|\bimprov\w*\b[^.;]{0,80}?\bmodels?\b|"
@@ -152,6 +152,27 @@ _IF_OPT_OUT = re.compile(r"\b(?:if|once|when|after) you(?:'ve| have)? (?:\w+ )?o
 NEEDS = ("train", "fine", "model", "not", "n't", "never", "only", "solely", "exclusively", "purpose")
 
 
+# words (lower case) one of which each match of a pattern holds: a text holding none of them is not
+# searched (`could_hold`), as the pattern would find nothing in it
+_NOT_USER_DATA_NEEDS = (
+    "public", "internet", "third", "dataset", "trained", "training data uploaded", "personnel", "employees", "staff",
+)  # fmt: skip
+_OPT_OUT_NEEDS = (
+    "opt", "object", "turn", "switch", "disabl", "withdraw", "revok", "unless you", "data controls", "settings",
+)  # fmt: skip
+_EXCLUDING_NEEDS = ("exclud",)
+
+
+def _not_user_data(text: str) -> bool:
+    """Whether NOT_USER_DATA matches `text`."""
+    return could_hold(text, _NOT_USER_DATA_NEEDS) and NOT_USER_DATA.search(text) is not None
+
+
+def _opts_out(text: str) -> bool:
+    """Whether OPT_OUT matches `text`."""
+    return could_hold(text, _OPT_OUT_NEEDS) and OPT_OUT.search(text) is not None
+
+
 def _could_train(folded: str) -> bool:
     """False when TRAIN cannot match (tested on the lower case)."""
     if "train" in folded or "fine" in folded:  # (re)train..., fine-tune
@@ -208,7 +229,7 @@ def read(unit: Unit, previous: str = "") -> list[tuple[str, str, int]]:
         if _only_purpose(text, folded):
             return [("no", "service-only", 2)]
         return []
-    if EXCLUDING.search(text):
+    if could_hold(text, _EXCLUDING_NEEDS) and EXCLUDING.search(text):
         return []
     if not MODEL.search(text) and not TRAIN_ON.search(text):
         return []
@@ -218,13 +239,11 @@ def read(unit: Unit, previous: str = "") -> list[tuple[str, str, int]]:
     purpose = bool(_PURPOSE.match(text)) or "|" in text or listed
     if not USE_FOR_TRAINING.search(text) and not (purpose and _PURPOSE_VERB.match(text)):
         return []
-    if (NOT_USER_DATA.search(text) or ("from" in text and OBTAINED.search(text))) and not _YOURS.search(
-        text[: m.start()]
-    ):
+    if (_not_user_data(text) or ("from" in text and OBTAINED.search(text))) and not _YOURS.search(text[: m.start()]):
         return []
     if RETENTION_CRITERIA.search(text, 0, m.start()) and not _USE_VERB.search(text) and not _YOURS.search(text):
         return []  # "we decide how long to keep information based on how long it remains necessary for training"
-    if _ANAPHORA.match(text) and NOT_USER_DATA.search(previous):
+    if _ANAPHORA.match(text) and _not_user_data(previous):
         return []  # "Consequently, we may use ..." continues a sentence about public data
     # the main clause: from the start of the clause holding the training verb to that verb
     starts = [c.end() for c in _CLAUSE_START.finditer(text, 0, m.start())]
@@ -232,7 +251,7 @@ def read(unit: Unit, previous: str = "") -> list[tuple[str, str, int]]:
     main = text[clause_start : m.start()]
     subjects = list(CUSTOMER_SUBJECT.finditer(text, 0, m.start()))
     subject = subjects[-1] if subjects else None
-    if subject is not None and not OPT_OUT.search(text) and not _VENDOR.search(text[subject.end() : m.start()]):
+    if subject is not None and not _opts_out(text) and not _VENDOR.search(text[subject.end() : m.start()]):
         return []  # a rule for the customer ("Customer shall not use Outputs to develop models")
     if not purpose and not USER_CONTENT.search(text):
         return []
@@ -242,7 +261,7 @@ def read(unit: Unit, previous: str = "") -> list[tuple[str, str, int]]:
     if cut and cut.start() > 0:
         lead = lead[: cut.start()]
     negated = bool(NEGATION.search(lead))
-    opt_out = OPT_OUT.search(text)
+    opt_out = _opts_out(text)
     if opt_out and (not negated or _IF_OPT_OUT.search(text)):
         return [("opt-out", "default", strength)]
     if negated:
