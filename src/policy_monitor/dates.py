@@ -54,6 +54,26 @@ def _numeric(a: int, b: int, year: str, hint: str) -> str | None:
     return None
 
 
+_MISSES = 4
+
+
+def _find(s: str, anchor: str, start: int) -> int:
+    """`s.find(anchor, start)`, fast when the anchor's first character is rare in `s` (a year's digit).
+
+    str.find of two or more characters steps through the text a few characters at a time (30 us on a
+    40 KB page); of one character it is a memchr (0.3 us). So the first character is looked for alone,
+    as long as it was found followed by something else fewer than _MISSES times, then the whole anchor.
+    The first occurrence of the anchor starts at an occurrence of its first character, so none is missed.
+    """
+    first = anchor[0]
+    for _ in range(_MISSES):
+        i = s.find(first, start)
+        if i < 0 or s.startswith(anchor, i):
+            return i
+        start = i + 1
+    return s.find(anchor, start)
+
+
 def finditer_at(pattern: re.Pattern[str], s: str, anchors: tuple[str, ...], offset: int = 0) -> Iterator[re.Match[str]]:
     """`pattern.finditer(s)`, for a pattern every match of which has one of `anchors` `offset`
     characters after its start.
@@ -62,7 +82,7 @@ def finditer_at(pattern: re.Pattern[str], s: str, anchors: tuple[str, ...], offs
     str.find jumps to the next anchor several times faster, and in prose anchors are rare. The
     matches are the same: each is tried at the leftmost anchor not before the end of the last one.
     """
-    nexts = [s.find(anchor, offset) for anchor in anchors]
+    nexts = [_find(s, anchor, offset) for anchor in anchors]
     while True:
         found = [i for i in nexts if i >= 0]
         if not found:
@@ -75,7 +95,7 @@ def finditer_at(pattern: re.Pattern[str], s: str, anchors: tuple[str, ...], offs
         else:
             resume = start + 1
         nexts = [
-            i if i < 0 or i >= resume + offset else s.find(anchor, resume + offset)
+            i if i < 0 or i >= resume + offset else _find(s, anchor, resume + offset)
             for anchor, i in zip(anchors, nexts, strict=True)
         ]
 
