@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from .sentences import could_hold
+
 BUSINESS = re.compile(
     r"\b(?:APIs?|API[- ]?Platform|businesses|business (?:users?|customers?|offerings?|accounts?|plans?|data|"
     r"services?|tiers?|use|products?)|for business|enterprise (?:customers?|accounts?|plans?|offerings?|"
@@ -61,10 +63,15 @@ _BUSINESS_WORD = re.compile(r"\b(?:business|enterprise|commercial|employer)\b", 
 _PROCESSOR = re.compile(r"\bon (?:your |their )?behalf\b|\bprocessor\b|\bservice provider\b", re.IGNORECASE)
 
 
+# words (lower case) one of which each match of CONSUMER holds: a text holding none of them is not searched
+# (`could_hold`), as the pattern would find nothing in it
+_CONSUMER_NEEDS = ("consumer", "individual", "free", "app", "personal", "chat", "mobile")
+
+
 def cues(text: str) -> tuple[bool, bool]:
     """(business, consumer) cues in one piece of text."""
     business = bool(BUSINESS.search(text))
-    consumer = bool(CONSUMER.search(text))
+    consumer = could_hold(text, _CONSUMER_NEEDS) and CONSUMER.search(text) is not None
     return business, consumer
 
 
