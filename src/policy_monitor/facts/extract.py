@@ -50,6 +50,7 @@ _WORD_BITS: dict[str, int] = {}
 _TEXT_BITS: dict[str, int] = {}
 _KNOWN_WORDS = 50_000
 _KNOWN_TEXTS = 20_000
+_LONGEST_KNOWN_TEXT = 1_000  # a longer piece (a line without ". ") is not remembered: it seldom comes back
 
 
 def _may_state_fact(text: str) -> bool:
@@ -62,8 +63,8 @@ def _may_state_fact(text: str) -> bool:
     The text is read in pieces cut after each ". " (where most sentences end): the tokens of the pieces
     are those of the text (a cut is at whitespace: no token is cut), and lower-casing is done character
     by character (but for the final sigma, which no topic or rule word holds), so the bits of the text
-    are those of its pieces together. A piece is mostly a sentence that the same
-    line's `Unit` (or another page's boilerplate) asks about again: its bits are remembered.
+    are those of its pieces together. A piece is mostly a sentence that the same line's `Unit` (or
+    another page's boilerplate) asks about again: its bits are remembered.
     """
     bits = 0
     for piece in text.replace(". ", ".\n").split("\n"):
@@ -91,9 +92,10 @@ def _text_bits(text: str) -> int:
             bits |= found if found is not None else _word_bits(token)
             if bits & _ENOUGH == _ENOUGH:
                 break
-        if len(_TEXT_BITS) >= _KNOWN_TEXTS:
-            _TEXT_BITS.clear()
-        _TEXT_BITS[text] = bits
+        if len(text) <= _LONGEST_KNOWN_TEXT:
+            if len(_TEXT_BITS) >= _KNOWN_TEXTS:
+                _TEXT_BITS.clear()
+            _TEXT_BITS[text] = bits
     return bits
 
 
