@@ -181,6 +181,25 @@ def _could_train(folded: str) -> bool:
     return "model" in folded and ("improv" in folded or "develop" in folded or "build" in folded or "creat" in folded)
 
 
+# the words (lower case) at which a match of TRAIN can start, besides "re" before "train" ("retrain")
+_TRAIN_STARTS = ("train", "fine", "improv", "develop", "build", "creat", "model")
+
+
+def _search_train(text: str, folded: str | None) -> re.Match[str] | None:
+    """TRAIN.search(text), tried from the first place where a match can start.
+
+    A search from a position sees the characters before it (its lookbehind and word boundaries do), so
+    it finds the first match at or after it: the first of the text when none can start before.
+    """
+    start = 0
+    if folded is not None and len(folded) == len(text):  # positions in `folded` are those of `text`
+        found = [at for at in map(folded.find, _TRAIN_STARTS) if at >= 0]
+        if not found:
+            return None
+        start = max(0, min(found) - 2)  # "retrain" starts 2 characters before its "train"
+    return TRAIN.search(text, start)
+
+
 def _could_refuse(folded: str) -> bool:
     """False when NO_SERVICE_USE ("not/n't/never use ... to develop/improve") cannot match (on the lower case).
 
@@ -222,7 +241,7 @@ def read(unit: Unit, previous: str = "") -> list[tuple[str, str, int]]:
     """
     text = unit.clean
     folded = unit.folded
-    m = TRAIN.search(text) if folded is None or _could_train(folded) else None
+    m = _search_train(text, folded) if folded is None or _could_train(folded) else None
     if not m:
         if (folded is None or _could_refuse(folded)) and NO_SERVICE_USE.search(text):
             return [("no", "opt-in" if OPT_IN.search(text) else "default", 2)]
