@@ -33,7 +33,9 @@ from pathlib import Path
 NONCE = "__NONCE__"
 
 # Policy prose: generic clauses that say nothing about retention or training periods (so the only facts are
-# the sentences placed on purpose), varied by page so no two pages are identical.
+# the sentences placed on purpose). Each is reworded for each place it is used (`_reword`): real policies
+# rarely repeat a sentence, within a page or from one vendor to the next, and pages built from a few
+# sentences repeated hundreds of times would flatter anything that remembers sentences it has read.
 CLAUSES = [
     "We collect information you provide directly to us, such as when you create an account, contact our "
     "support team, subscribe to a newsletter or take part in a survey.",
@@ -68,6 +70,28 @@ CLAUSES = [
     "Access to customer content by our personnel is restricted to a small number of authorised employees "
     "and is logged and reviewed on a regular basis.",
 ]
+# Words of the clauses and what each may be replaced with (chosen per sentence).
+WORDING = {
+    "information": ("information", "data", "details", "records", "personal information"),
+    "services": ("services", "products", "platform", "websites and apps", "offerings"),
+    "provide": ("provide", "deliver", "operate", "offer", "run"),
+    "may": ("may", "might", "can", "could"),
+    "improve": ("improve", "develop", "enhance", "refine"),
+    "vendors": ("vendors", "suppliers", "contractors", "partners"),
+    "reasonable": ("reasonable", "appropriate", "industry-standard", "proportionate"),
+    "contact": ("contact", "reach", "write to", "get in touch with"),
+    "policy": ("policy", "notice", "statement", "privacy policy"),
+    "customers": ("customers", "clients", "business users", "organisations"),
+    "regular": ("regular", "periodic", "routine", "scheduled"),
+    "country": ("country", "region", "jurisdiction", "state"),
+}
+QUALIFIERS = (
+    " where the law allows {name} to", " in line with the law that applies to {name}", " as this {policy} describes",
+    " unless you tell {name} otherwise", " at {name}", " for the {section} work of {name}", " in most cases",
+    " where it is practical for {name}", " as {name} customers would expect", " across the {section} teams of {name}",
+    " within {name} and its affiliates", " for {name} {section} purposes",
+)  # fmt: skip
+SECTIONS = ("billing", "support", "research", "security", "marketing", "sales", "product", "legal", "operations")
 HEADINGS = [
     "Information we collect",
     "How we use information",
@@ -102,7 +126,7 @@ def page_html(index: int, version: int, size_kb: float) -> str:
         heading = HEADINGS[(index + section) % len(HEADINGS)]
         paras = []
         for _ in range(3):
-            sents = rnd.sample(CLAUSES, 4)
+            sents = [_reword(c, rnd, name) for c in rnd.sample(CLAUSES, 4)]
             paras.append("<p>" + " ".join(sents) + "</p>")
         if section == 1:
             paras.insert(1, f"<p>{RETENTION[version]} {FLAGGED}</p>")
@@ -139,6 +163,19 @@ def page_html(index: int, version: int, size_kb: float) -> str:
 <script>document.querySelectorAll('.banner button').forEach(b=>b.onclick=()=>b.parentNode.remove());</script>
 </body></html>
 """
+
+
+def _reword(clause: str, rnd: random.Random, name: str) -> str:
+    """The clause with some of its words replaced and a qualifier added, as `rnd` chooses."""
+    words = clause[:-1].split(" ")
+    for i, word in enumerate(words):
+        bare = word.rstrip(",")
+        if bare in WORDING:
+            words[i] = rnd.choice(WORDING[bare]) + word[len(bare) :]
+    qualifier = rnd.choice(QUALIFIERS).format(
+        name=name, section=rnd.choice(SECTIONS), policy=rnd.choice(WORDING["policy"])
+    )
+    return " ".join(words) + qualifier + "."
 
 
 def _letters(n: int) -> str:
