@@ -43,7 +43,7 @@ _FINAL_PUNCTUATION = re.compile(r"[.;,]$")
 # remembered by those characters
 _WINDOW = 12
 _PERIOD_ENDS: dict[str, bool] = {}
-_KNOWN_WINDOWS = 20_000
+_KNOWN_WINDOWS = 5_000
 
 
 class Unit:
