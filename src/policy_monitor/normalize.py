@@ -321,24 +321,41 @@ class _Lines:
         if buf:
             self.buf = []
             text = "".join(buf)
-            # Whitespace between blocks, most text nodes of a page, is no line: isspace() stops at the
-            # first other character, where cleaning would look at the whole text.
-            if not text.isspace():
-                self._end_line(_clean_line(text), self.mbuf != buf)
+            # isspace() stops at the first other character, where cleaning looks at the whole text.
+            line = "" if text.isspace() else _clean_line(text)
+            if line:
+                # The Markdown differs from the text only where a link or emphasis was marked up.
+                self._append(line, _clean_line("".join(self.mbuf)) if self.mbuf != buf else line)
         self.mbuf = []
 
-    def _end_line(self, line: str, marked: bool) -> None:
-        """`line` (cleaned) added, unless empty; `marked`: the Markdown has a link or emphasis."""
+    def whole_line(self, text: str) -> None:
+        """`add(text)` then `newline()`, on an empty line: a block that is one text node."""
+        line = "" if text.isspace() else _clean_line(text)
         if line:
-            self.lines.append(self.prefix + line)
-            mline = _clean_line("".join(self.mbuf)) if marked else line
-            self.md.append((self.kind, self.mprefix + mline))
-            self.prefix = self.mprefix = ""
-            self.kind = "p"
+            self._append(line, line)
+
+    def _append(self, line: str, mline: str) -> None:
+        self.lines.append(self.prefix + line)
+        self.md.append((self.kind, self.mprefix + mline))
+        self.prefix = self.mprefix = ""
+        self.kind = "p"
 
 
 _MD_WRAP = {"strong": "**", "b": "**", "em": "*", "i": "*"}
 _HEADING_MARKS = {f"h{level}": "#" * level + " " for level in range(1, 7)}
+
+
+# Block tags but for table rows and list items, the block tags _walk tests for first (the tag sets and
+# single tags _walk tests for are disjoint, so the order of the tests does not matter).
+_PARAGRAPH_TAGS = _BLOCK_TAGS - {"tr", "li"}
+# Tags whose element starts by ending the current line (out.newline()).
+_LINE_ENDING_TAGS = _BLOCK_TAGS | {"br"}
+
+
+def _ends_line(node: LexborNode | None) -> bool:
+    """Whether walking `node` starts by ending the line: whitespace before it, most text nodes of a
+    page (between blocks), would be at the end of a line, which cleaning drops, so it is not added."""
+    return node is not None and node.tag in _LINE_ENDING_TAGS
 
 
 def _walk(node: LexborNode, out: _Lines, depth: int = 0) -> None:
@@ -346,7 +363,21 @@ def _walk(node: LexborNode, out: _Lines, depth: int = 0) -> None:
     while child is not None:
         tag = child.tag
         if tag == "-text":
-            out.add(child.text_content or "")
+            text = child.text_content or ""
+            if not (text.isspace() and _ends_line(child.next)):
+                out.add(text)
+        elif tag in _PARAGRAPH_TAGS:
+            out.newline()
+            if tag in _HEADING_MARKS:
+                out.mprefix, out.kind = _HEADING_MARKS[tag], tag
+            elif tag == "blockquote":
+                out.mprefix = "> "
+            inner = child.child
+            if inner is not None and inner.next is None and inner.tag == "-text":
+                out.whole_line(inner.text_content or "")  # one text node, the common paragraph
+            else:
+                _walk(child, out, depth)
+                out.newline()
         elif tag is None or tag.startswith("-") or tag in _SKIP_TAGS:
             pass
         elif tag == "br":
@@ -371,18 +402,6 @@ def _walk(node: LexborNode, out: _Lines, depth: int = 0) -> None:
             _walk(child, out, depth + 1)
             out.newline()
             out.prefix = out.mprefix = ""
-        elif tag in _BLOCK_TAGS:
-            out.newline()
-            if tag in _HEADING_MARKS:
-                out.mprefix, out.kind = _HEADING_MARKS[tag], tag
-            elif tag == "blockquote":
-                out.mprefix = "> "
-            inner = child.child
-            if inner is not None and inner.next is None and inner.tag == "-text":
-                out.add(inner.text_content or "")  # one text node, the common paragraph: no walk
-            else:
-                _walk(child, out, depth)
-            out.newline()
         elif tag == "a" or tag in _MD_WRAP:
             mark = len(out.mbuf)
             _walk(child, out, depth)
