@@ -69,7 +69,7 @@ def normalize(
         markdown = "\n\n".join(lines)
     lines = [line for line in lines if not _is_counter_line(line)]
     text = "\n".join(lines)
-    canonical = _canonicalize(text, ignore, lines_collapsed=collapsed)
+    canonical = _canonicalize(text, ignore, lines if collapsed else None)
     return Page(
         text=text,
         markdown=markdown,
@@ -425,11 +425,11 @@ def _render_markdown(blocks: list[tuple[str, str]]) -> str:
     for kind, md in blocks:
         if kind == "tr" and previous != "tr":
             cols = md.count(" | ") + 1
-            parts.append("\n\n" + md + "\n|" + " --- |" * cols)
+            parts += ("\n\n", md, "\n|", " --- |" * cols)
         elif kind in ("tr", "li") and previous == kind:
-            parts.append("\n" + md)
+            parts += ("\n", md)
         else:
-            parts.append("\n\n" + md)
+            parts += ("\n\n", md)  # not "\n\n" + md: a copy of every block
         previous = kind
     return "".join(parts).strip()
 
@@ -612,11 +612,11 @@ _UI_LABELS = re.compile(
 
 def canonicalize(text: str, *, ignore: Sequence[str] = ()) -> str:
     """The comparison form of a page's text (see the module docstring)."""
-    return _canonicalize(text, ignore, lines_collapsed=False)
+    return _canonicalize(text, ignore, None)
 
 
-def _canonicalize(text: str, ignore: Sequence[str], *, lines_collapsed: bool) -> str:
-    """`canonicalize`; `lines_collapsed`: every line of `text` is collapsed already (`_collapse`).
+def _canonicalize(text: str, ignore: Sequence[str], lines: list[str] | None) -> str:
+    """`canonicalize`; `lines`, when known: the lines of `text`, every one collapsed already (`_collapse`).
 
     Collapsing every line again is a fifth of the time of normalising an HTML page, and it is needed
     only where a step below may have changed the whitespace. The ignore patterns leave the lines
@@ -624,6 +624,9 @@ def _canonicalize(text: str, ignore: Sequence[str], *, lines_collapsed: bool) ->
     (no space in it, the characters around it unchanged, no line break in a date). NFKC (a
     compatibility space), folding (an invisible character dropped) and relative times (replaced by a
     space) can break it: if they change the text, the lines are collapsed as before.
+
+    When, besides, no line is a list item or an interface label, the lines are kept as they are and the
+    text is not split into lines and joined again.
     """
     patterns = [re.compile(p, re.MULTILINE) for p in ignore]
     text = before = _apply_ignore(text, patterns)
@@ -633,8 +636,10 @@ def _canonicalize(text: str, ignore: Sequence[str], *, lines_collapsed: bool) ->
         text = _drop_relative_times(text)
     if "pdated" in text:
         text = _drop_relative_updated(text)
-    collapsed = lines_collapsed and text == before
+    collapsed = lines is not None and text == before
     text = dates_to_iso(text)
+    if collapsed and not patterns and _kept_as_they_are(lines or []):
+        return text
     lines = []
     for line in text.split("\n"):
         if not collapsed:
@@ -644,6 +649,16 @@ def _canonicalize(text: str, ignore: Sequence[str], *, lines_collapsed: bool) ->
         if line and not (_may_be_ui_label(line) and _UI_LABELS.match(line)):
             lines.append(line)
     return _apply_ignore("\n".join(lines), patterns)
+
+
+def _kept_as_they_are(lines: list[str]) -> bool:
+    """Whether the canonical form keeps every one of these collapsed lines as it is (no line empty, a
+    list item or an interface label). Rewriting dates keeps that so: a date becomes digits, which no
+    label has, and a line starting with a date starts with a digit, not with "- "."""
+    for line in lines:
+        if not line or line.startswith("- ") or (_may_be_ui_label(line) and _UI_LABELS.match(line)):
+            return False
+    return True
 
 
 # The first letters of the labels of _UI_LABELS, either case; "s" also matches the long s under IGNORECASE.
