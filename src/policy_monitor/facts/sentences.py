@@ -91,13 +91,7 @@ class Unit:
 
     def could_contain(self, *words: str) -> bool:
         """False when a case-insensitive pattern needing one of `words` (lower case) cannot match `clean`."""
-        folded = self.folded
-        if folded is None:
-            return True
-        for w in words:
-            if w in folded:
-                return True
-        return False
+        return _may_hold(self.folded, words)
 
 
 def fold(text: str) -> str | None:
@@ -110,10 +104,14 @@ def fold(text: str) -> str | None:
 def could_hold(text: str, words: tuple[str, ...]) -> bool:
     """False when a case-insensitive pattern each of whose matches holds one of `words` (lower case)
     cannot match `text`: `Unit.could_contain` for any text."""
-    folded = fold(text)
+    return _may_hold(fold(text), words)
+
+
+def _may_hold(folded: str | None, words: tuple[str, ...]) -> bool:
+    """Whether a text folded by `fold` (None: it cannot tell) may hold one of `words`."""
     if folded is None:
         return True
-    for w in words:
+    for w in words:  # a loop, not any() over a generator: this runs for most sentences of a page
         if w in folded:
             return True
     return False
