@@ -12,7 +12,7 @@ A page is reduced in three steps:
 3. **Canonical form**: what two loads are compared on. Folds what varies between loads of an unchanged
    policy: Unicode compatibility forms, typographic quotes and dashes, relative times ("Updated 3 days
    ago"), the same date written another way, list markers, interface labels ("Expand all"), and the
-   source's `ignore` patterns. `Page.key` is its SHA-256.
+   source's `ignore` patterns (`canonical.py`). `Page.key` is its SHA-256.
 
 The Markdown for people is written from the same blocks in the same walk over the tree. (markdownify,
 run on the cleaned tree, took about 12 ms on a 40 KB page: three times everything else here together,
@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from policy_monitor.dates import dates_to_iso, finditer_at
+from policy_monitor.canonical import canonical_form, canonicalize
+from policy_monitor.characters import clean_line, collapse
 
 __all__ = ["Page", "normalize", "canonicalize"]
 
@@ -55,7 +55,7 @@ def normalize(
 ) -> Page:
     """Normalise a fetched body (HTML, Markdown or plain text; sniffed when `content_type` is None)."""
     kind = _kind(body, content_type)
-    # Whether every line is already collapsed (`_collapse(line) == line`), so that the canonical form
+    # Whether every line is already collapsed (`collapse(line) == line`), so that the canonical form
     # need not collapse its lines again: true of the HTML walk's lines but for a table row with an
     # empty cell, not checked for Markdown and plain text.
     collapsed = False
@@ -69,7 +69,7 @@ def normalize(
         markdown = "\n\n".join(lines)
     lines = [line for line in lines if not _is_counter_line(line)]
     text = "\n".join(lines)
-    canonical = _canonicalize(text, ignore, lines if collapsed else None)
+    canonical = canonical_form(text, ignore, lines if collapsed else None)
     return Page(
         text=text,
         markdown=markdown,
@@ -77,67 +77,6 @@ def normalize(
         key=hashlib.sha256(canonical.encode()).hexdigest(),
         title=title,
     )
-
-
-# --------------------------------------------------------------------------------------------------
-# Characters
-
-# Format characters (Unicode category Cf: zero-width space and joiners, word joiner, soft hyphen,
-# direction marks, BOM) and the replacement character left by undecodable bytes.
-_INVISIBLE = (
-    "\u00ad\u061c\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-    "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\u206a\u206b\u206c\u206d\u206e\u206f"
-    "\ufeff\ufff9\ufffa\ufffb\ufffd"
-)
-_FOLD: dict[str, str] = dict.fromkeys(_INVISIBLE, "")
-_FOLD.update(dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u2035\u00b4\u0060\u02bc\u02b9", "'"))
-_FOLD.update(dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb\u301d\u301e", '"'))
-_FOLD.update(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d", "-"))
-
-# Characters are replaced by a regex finding them, not by str.translate: on a text that is not all
-# ASCII, translate looks every character up in its table (on a 30 KB policy, 1.8 ms against 0.1 ms).
-_INVISIBLE_RE = re.compile(f"[{_INVISIBLE}]")
-_FOLD_RE = re.compile("[" + "".join(_FOLD) + "]")
-
-
-def _fold(text: str) -> str:
-    """Typographic quotes and dashes made ASCII, invisible characters removed."""
-    if text.isascii() and "`" not in text:  # the one ASCII character folded; isascii() is a flag lookup
-        return text
-    return _FOLD_RE.sub(lambda m: _FOLD[m.group()], text)
-
-
-def _clean_line(s: str) -> str:
-    """Whitespace collapsed (NBSP and other Unicode spaces included), invisible characters removed."""
-    if not s.isascii():  # every invisible character is outside ASCII; isascii() is a flag lookup
-        s = _INVISIBLE_RE.sub("", s)
-    return _collapse(s)
-
-
-def _collapse(s: str) -> str:
-    """`" ".join(s.split())`: runs of whitespace made one space, none at either end."""
-    # Most lines already are: then the split into words (half the cost of normalising a page) is
-    # skipped. A line whose only whitespace is single spaces between words joins back to itself.
-    if _only_plain_spaces(s) and "  " not in s and s[:1] != " " and s[-1:] != " ":
-        return s
-    return " ".join(s.split())
-
-
-# The whitespace characters of ASCII (str.split's, str.isspace's) other than " ".
-_ASCII_SPACES = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"
-
-
-def _only_plain_spaces(s: str) -> bool:
-    """Whether every whitespace character in `s` is a plain space (" ")."""
-    if s.isascii():
-        # One `in` (a memchr) per character: a fifth of the time of isprintable() on a line.
-        for space in _ASCII_SPACES:
-            if space in s:
-                return False
-        return True
-    # The one whitespace character isprintable() accepts is " ": every other one, from NEL to NBSP,
-    # the Unicode spaces and the line and paragraph separators, counts as not printable.
-    return s.isprintable()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -210,7 +149,7 @@ _SMALL_FORM = 1000
 def _from_html(body: str, *, select: str | None, remove: Sequence[str]) -> tuple[list[str], str, str | None, bool]:
     tree = LexborHTMLParser(body)
     title_node = tree.css_first("title")
-    title = _clean_line(title_node.text(deep=True)) if title_node is not None else None
+    title = clean_line(title_node.text(deep=True)) if title_node is not None else None
     _decompose([node for selector in remove for node in tree.css(selector)])
     roots = _roots(tree, select)
     for root in roots:
@@ -221,7 +160,7 @@ def _from_html(body: str, *, select: str | None, remove: Sequence[str]) -> tuple
         out.newline()
     if not title:
         h1 = tree.css_first("h1")
-        title = _clean_line(h1.text(deep=True)) if h1 is not None else None
+        title = clean_line(h1.text(deep=True)) if h1 is not None else None
     return out.lines, _render_markdown(out.md), title or None, not out.ragged
 
 
@@ -326,15 +265,15 @@ class _Lines:
             self.buf = []
             text = "".join(buf)
             # isspace() stops at the first other character, where cleaning looks at the whole text.
-            line = "" if text.isspace() else _clean_line(text)
+            line = "" if text.isspace() else clean_line(text)
             if line:
                 # The Markdown differs from the text only where a link or emphasis was marked up.
-                self._append(line, _clean_line("".join(self.mbuf)) if self.mbuf != buf else line)
+                self._append(line, clean_line("".join(self.mbuf)) if self.mbuf != buf else line)
         self.mbuf = []
 
     def whole_line(self, text: str) -> None:
         """`add(text)` then `newline()`, on an empty line: a block that is one text node."""
-        line = "" if text.isspace() else _clean_line(text)
+        line = "" if text.isspace() else clean_line(text)
         if line:
             self._append(line, line)
 
@@ -397,7 +336,7 @@ def _walk(node: LexborNode, out: _Lines, depth: int = 0) -> None:
                     cells.append(" ".join(sub.lines))
             if any(cells):
                 row = " | ".join(cells)
-                out.ragged = out.ragged or _collapse(row) != row
+                out.ragged = out.ragged or collapse(row) != row
                 out.lines.append(row)
                 out.md.append(("tr", "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"))
         elif tag == "li":
@@ -488,7 +427,7 @@ def _from_markdown(body: str) -> list[str]:
 
     def flush() -> None:
         if para:
-            line = _clean_line(_md_inline(" ".join(para)))
+            line = clean_line(_md_inline(" ".join(para)))
             if line:
                 blocks.append(line)
             para.clear()
@@ -499,13 +438,13 @@ def _from_markdown(body: str) -> list[str]:
             if stripped.startswith(fence):
                 fence = None
             elif stripped:
-                blocks.append(_clean_line(raw))
+                blocks.append(clean_line(raw))
             continue
         if stripped.startswith(("```", "~~~")):
             flush()
             fence = stripped[:3]
             continue
-        if not _clean_line(stripped) or _LINK_DEF.match(raw):
+        if not clean_line(stripped) or _LINK_DEF.match(raw):
             flush()
             continue
         if para and _MD_SETEXT.match(raw) and not _LIST_ITEM.match(para[0]):
@@ -523,7 +462,7 @@ def _from_markdown(body: str) -> list[str]:
         if stripped.startswith("|") or (stripped.endswith("|") and "|" in stripped[:-1]):
             flush()
             if not _TABLE_SEP.match(stripped):
-                cells = [_clean_line(_md_inline(c)) for c in stripped.strip("|").split("|")]
+                cells = [clean_line(_md_inline(c)) for c in stripped.strip("|").split("|")]
                 if any(cells):
                     blocks.append(" | ".join(cells))
             continue
@@ -543,7 +482,7 @@ def _from_plain(body: str) -> list[str]:
     blocks: list[str] = []
     para: list[str] = []
     for raw in body.splitlines():
-        line = _clean_line(raw)
+        line = clean_line(raw)
         if not line:
             if para:
                 blocks.append(" ".join(para))
@@ -592,127 +531,3 @@ def _is_counter_line(line: str) -> bool:
         return False
     segments = [s for s in _SEGMENT_SPLIT.split(line) if s]
     return bool(segments) and all(_COUNTER_SEGMENT.match(s) for s in segments)
-
-
-# --------------------------------------------------------------------------------------------------
-# Canonical form
-
-# "[Updated:] 3 days ago": tried only on the characters before each "ago" of the text.
-_RELATIVE_TIME = re.compile(
-    r"(?ix)"
-    r"(?:\b(?:last[^\S\n]+)?(?:updated|edited|modified|posted|published|reviewed|changed|refreshed)"
-    r"[^\S\n]*:?[^\S\n]*)?"
-    r"\b(?:\d+|an?|one|a[^\S\n]+few|several)[^\S\n]+"
-    r"(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)[^\S\n]+ago\Z"
-)
-_AGO = re.compile(r"\bago\b\.?")
-_RELATIVE_UPDATED = re.compile(r"[Uu]pdated[^\S\n]*:?[^\S\n]*(?:just[^\S\n]+now|yesterday|today)\b\.?")
-_UI_LABELS = re.compile(
-    r"(?i)^(?:\s*(?:close|expand all|collapse all|expand|collapse|back to top|skip to (?:main )?content|"
-    r"print(?: this page)?|copy link|show more|show less|menu|toggle navigation|open menu|close menu)"
-    r"\s*[.!]?)+\s*$"
-)
-
-
-def canonicalize(text: str, *, ignore: Sequence[str] = ()) -> str:
-    """The comparison form of a page's text (see the module docstring)."""
-    return _canonicalize(text, ignore, None)
-
-
-def _canonicalize(text: str, ignore: Sequence[str], lines: list[str] | None) -> str:
-    """`canonicalize`; `lines`, when known: the lines of `text`, every one collapsed already (`_collapse`).
-
-    Collapsing every line again is a fifth of the time of normalising an HTML page, and it is needed
-    only where a step below may have changed the whitespace. The ignore patterns leave the lines
-    collapsed (the text is unchanged, or each line is collapsed again); a date becomes its ISO form
-    (no space in it, the characters around it unchanged, no line break in a date). NFKC (a
-    compatibility space), folding (an invisible character dropped) and relative times (replaced by a
-    space) can break it: if they change the text, the lines are collapsed as before.
-
-    When, besides, no line is a list item or an interface label, the lines are kept as they are and the
-    text is not split into lines and joined again.
-    """
-    patterns = [re.compile(p, re.MULTILINE) for p in ignore]
-    text = before = _apply_ignore(text, patterns)
-    text = unicodedata.normalize("NFKC", text)
-    text = _fold(text)
-    if "ago" in text:
-        text = _drop_relative_times(text)
-    if "pdated" in text:
-        text = _drop_relative_updated(text)
-    collapsed = lines is not None and text == before
-    text = dates_to_iso(text)
-    if collapsed and not patterns and _kept_as_they_are(lines or []):
-        return text
-    lines = []
-    for line in text.split("\n"):
-        if not collapsed:
-            line = _collapse(line)
-        if line.startswith("- "):
-            line = line[2:]
-        if line and not (_may_be_ui_label(line) and _UI_LABELS.match(line)):
-            lines.append(line)
-    return _apply_ignore("\n".join(lines), patterns)
-
-
-def _kept_as_they_are(lines: list[str]) -> bool:
-    """Whether the canonical form keeps every one of these collapsed lines as it is (no line empty, a
-    list item or an interface label). Rewriting dates keeps that so: a date becomes digits, which no
-    label has, and a line starting with a date starts with a digit, not with "- "."""
-    for line in lines:
-        if not line or line.startswith("- ") or (_may_be_ui_label(line) and _UI_LABELS.match(line)):
-            return False
-    return True
-
-
-# The first letters of the labels of _UI_LABELS, either case; "s" also matches the long s under IGNORECASE.
-_UI_LABEL_FIRST = frozenset("cebspmtoCEBSPMTO\u017f")
-
-
-def _may_be_ui_label(line: str) -> bool:
-    """False for a line _UI_LABELS cannot match: a collapsed line starts with the first letter of a label.
-
-    Trying the regex costs 0.2 us a line even where its first letter already rules it out.
-    """
-    return line[0] in _UI_LABEL_FIRST or not line[0].isascii()
-
-
-def _drop_relative_times(text: str) -> str:
-    """Relative times replaced by a space; `text` itself when there is none."""
-    out: list[str] = []
-    done = 0
-    for ago in finditer_at(_AGO, text, ("ago",)):
-        start = max(done, ago.start() - 60)
-        m = _RELATIVE_TIME.search(text, start, ago.start() + 3)
-        if m is not None:
-            out.append(text[done : m.start()])
-            out.append(" ")
-            done = ago.end()
-    if not out:
-        return text
-    out.append(text[done:])
-    return "".join(out)
-
-
-def _drop_relative_updated(text: str) -> str:
-    """`_RELATIVE_UPDATED.sub(" ", text)`, the matches found from their "pdated"."""
-    out: list[str] = []
-    done = 0
-    for m in finditer_at(_RELATIVE_UPDATED, text, ("pdated",), 1):
-        out.append(text[done : m.start()])
-        out.append(" ")
-        done = m.end()
-    if not out:
-        return text
-    out.append(text[done:])
-    return "".join(out)
-
-
-def _apply_ignore(text: str, patterns: Iterable[re.Pattern[str]]) -> str:
-    changed = False
-    for pattern in patterns:
-        text, n = pattern.subn("", text)
-        changed = changed or n > 0
-    if not changed:
-        return text
-    return "\n".join(c for c in (" ".join(line.split()) for line in text.split("\n")) if c)
