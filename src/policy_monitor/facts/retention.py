@@ -14,36 +14,55 @@ import re
 from functools import lru_cache
 
 from . import durations
-from .sentences import Unit, could_hold
+from .sentences import Gated, Unit, could_hold
 
-CONTENT = re.compile(
-    r"\b(?:inputs?|outputs?|prompts?|completions?|conversations?|chats?|chat history|messages?|"
-    r"(?:user|customer) (?:content|data)|content (?:you|submitted|provided|flagged|sent|uploaded|that|which)|"
-    r"(?:flagged|violating|reported|harmful) (?:content|material)|"
-    r"(?:your|API|submitted) content|queries|"
-    r"generated content|responses?)\b",
-    re.IGNORECASE,
+_CONTENT_NEEDS = (
+    "input", "output", "prompt", "completion", "conversation", "chat", "message", "content", "user data",
+    "customer data", "material", "queries", "response",
+)  # fmt: skip
+CONTENT = Gated(
+    re.compile(
+        r"\b(?:inputs?|outputs?|prompts?|completions?|conversations?|chats?|chat history|messages?|"
+        r"(?:user|customer) (?:content|data)|content (?:you|submitted|provided|flagged|sent|uploaded|that|which)|"
+        r"(?:flagged|violating|reported|harmful) (?:content|material)|"
+        r"(?:your|API|submitted) content|queries|"
+        r"generated content|responses?)\b",
+        re.IGNORECASE,
+    ),
+    _CONTENT_NEEDS,
 )
 RETAIN = re.compile(
     r"\b(?:retain\w*|retention|kept|keep\w*|stor(?:e|es|ed|ing|age)|log(?:s|ged|ging)?|delet\w+|"
     r"remov\w+|purg\w+|destroy\w*|eras\w+|hold|held|persist\w*|saved?|how long)\b",
     re.IGNORECASE,
 )
-OTHER_DATA = re.compile(
-    r"\b(?:account|billing|invoices?|payments?|contact|cookies?|security logs?|support|marketing|leads?|"
-    r"identity|contracts?|technical|devices?|usage data|log data|metadata|legal data|registration|"
-    r"subscription data|guests?|recruit\w*|candidates?|employ\w*|confidential information)\b",
-    re.IGNORECASE,
+_OTHER_DATA_NEEDS = (
+    "account", "billing", "invoice", "payment", "contact", "cookie", "security log", "support", "marketing",
+    "lead", "identity", "contract", "technical", "device", "usage data", "log data", "metadata", "legal data",
+    "registration", "subscription data", "guest", "recruit", "candidate", "employ", "confidential information",
+)  # fmt: skip
+OTHER_DATA = Gated(
+    re.compile(
+        r"\b(?:account|billing|invoices?|payments?|contact|cookies?|security logs?|support|marketing|leads?|"
+        r"identity|contracts?|technical|devices?|usage data|log data|metadata|legal data|registration|"
+        r"subscription data|guests?|recruit\w*|candidates?|employ\w*|confidential information)\b",
+        re.IGNORECASE,
+    ),
+    _OTHER_DATA_NEEDS,
 )
-ZERO = re.compile(
-    r"\b(?:(?:not|never|n't)\s+(?:be\s+)?(?:stored|retained|logged|kept|saved|persisted)|"
-    r"(?:do|does|will|shall)\s*(?:not|n't)\s+(?:store|retain|log|keep|save|persist)|"
-    r"doesn't\s+(?:store|retain|log|keep)|don't\s+(?:store|retain|log|keep)|"
-    r"zero[- ]data[- ]retention\s+by\s+default|no\s+(?:data\s+)?retention|"
-    r"(?:deleted|discarded)\s+(?:immediately\s+)?(?:after|once)\s+(?:the\s+)?(?:request|response|processing)|"
-    r"only\s+(?:for|during)\s+(?:the\s+)?(?:duration|time|period)\s+(?:of|needed|necessary)\s+(?:to\s+)?"
-    r"(?:process|generat|the request|fulfil))",
-    re.IGNORECASE,
+_ZERO_NEEDS = ("not", "never", "n't", "zero", "retention", "deleted", "discarded", "only")
+ZERO = Gated(
+    re.compile(
+        r"\b(?:(?:not|never|n't)\s+(?:be\s+)?(?:stored|retained|logged|kept|saved|persisted)|"
+        r"(?:do|does|will|shall)\s*(?:not|n't)\s+(?:store|retain|log|keep|save|persist)|"
+        r"doesn't\s+(?:store|retain|log|keep)|don't\s+(?:store|retain|log|keep)|"
+        r"zero[- ]data[- ]retention\s+by\s+default|no\s+(?:data\s+)?retention|"
+        r"(?:deleted|discarded)\s+(?:immediately\s+)?(?:after|once)\s+(?:the\s+)?(?:request|response|processing)|"
+        r"only\s+(?:for|during)\s+(?:the\s+)?(?:duration|time|period)\s+(?:of|needed|necessary)\s+(?:to\s+)?"
+        r"(?:process|generat|the request|fulfil))",
+        re.IGNORECASE,
+    ),
+    _ZERO_NEEDS,
 )
 UNKNOWN = re.compile(
     r"\b(?:until (?:you|the user|customer|they) (?:delete|remove|close)|for as long as|as long as (?:is )?"
@@ -79,7 +98,11 @@ LEGAL = re.compile(
     r"\b(?:legal(?:ly)?|law|laws|regulat\w+|litigation|court|legal hold|subpoena|statute)\b", re.IGNORECASE
 )
 THIRD_PARTY = re.compile(r"\b(?:providers?|sub-?processors?|third[- ]part(?:y|ies)|partners?)\b", re.IGNORECASE)
-ZDR_WORDS = re.compile(r"\bzero[- ]data[- ]retention\b|\bZDR\b", re.IGNORECASE)
+_ZDR_WORDS_NEEDS = ("zero", "zdr")
+ZDR_WORDS = Gated(
+    re.compile(r"\bzero[- ]data[- ]retention\b|\bZDR\b", re.IGNORECASE),
+    _ZDR_WORDS_NEEDS,
+)
 ZDR_NEGATED = re.compile(r"\b(?:not|no longer) (?:available|offered|supported)\b", re.IGNORECASE)
 OPT_OUT_OF_RETENTION = re.compile(r"\bunless (?:you )?(?:validly )?opt(?:s|ed)?[- ]out\b", re.IGNORECASE)
 CHOICE = re.compile(
@@ -87,10 +110,14 @@ CHOICE = re.compile(
     r"choose|elect)\b",
     re.IGNORECASE,
 )
-NO_STORAGE = re.compile(
-    r"\b(?:(?:do|does|will)\s*(?:not|n't)\s+(?:retain|store|log|keep)|not (?:be )?(?:retained|stored|logged|"
-    r"performed)|no longer (?:retained|stored))\b",
-    re.IGNORECASE,
+_NO_STORAGE_NEEDS = ("not", "n't", "no longer")
+NO_STORAGE = Gated(
+    re.compile(
+        r"\b(?:(?:do|does|will)\s*(?:not|n't)\s+(?:retain|store|log|keep)|not (?:be )?(?:retained|stored|logged|"
+        r"performed)|no longer (?:retained|stored))\b",
+        re.IGNORECASE,
+    ),
+    _NO_STORAGE_NEEDS,
 )
 _CLAUSE = re.compile(
     r",?\s+\bunless\b|,?\s+\bexcept\b|;\s+|,?\s+\bprovided that\b|\(\s*[a-h]\s*\)|\(\s*[ivx]+\s*\)",
@@ -110,33 +137,6 @@ _UNTIL = re.compile(r"\buntil\b")
 # words (lower case) one of which each match of a pattern holds: a text holding none of them is not
 # searched (`could_hold`), as the pattern would find nothing in it
 _CLAUSE_NEEDS = ("unless", "except", ";", "provided that", "(")
-_CONTENT_NEEDS = (
-    "input", "output", "prompt", "completion", "conversation", "chat", "message", "content", "user data",
-    "customer data", "material", "queries", "response",
-)  # fmt: skip
-_OTHER_DATA_NEEDS = (
-    "account", "billing", "invoice", "payment", "contact", "cookie", "security log", "support", "marketing",
-    "lead", "identity", "contract", "technical", "device", "usage data", "log data", "metadata", "legal data",
-    "registration", "subscription data", "guest", "recruit", "candidate", "employ", "confidential information",
-)  # fmt: skip
-_ZERO_NEEDS = ("not", "never", "n't", "zero", "retention", "deleted", "discarded", "only")
-_NO_STORAGE_NEEDS = ("not", "n't", "no longer")
-_ZDR_WORDS_NEEDS = ("zero", "zdr")
-
-
-def _names_content(text: str) -> bool:
-    """Whether CONTENT matches `text`."""
-    return could_hold(text, _CONTENT_NEEDS) and CONTENT.search(text) is not None
-
-
-def _names_other_data(text: str) -> bool:
-    """Whether OTHER_DATA matches `text`."""
-    return could_hold(text, _OTHER_DATA_NEEDS) and OTHER_DATA.search(text) is not None
-
-
-def _names_zdr(text: str) -> bool:
-    """Whether ZDR_WORDS matches `text`."""
-    return could_hold(text, _ZDR_WORDS_NEEDS) and ZDR_WORDS.search(text) is not None
 
 
 def _clauses(text: str) -> list[tuple[int, int]]:
@@ -154,7 +154,7 @@ def _subject(text: str, context: tuple[str, ...]) -> str:
         return m.group(1)
     v = RETAIN.search(text)
     head = text[: v.start()] if v else text
-    if _names_content(head) or _names_other_data(head):
+    if CONTENT.search(head) or OTHER_DATA.search(head):
         return head
     return context[-1] if context else head
 
@@ -162,11 +162,11 @@ def _subject(text: str, context: tuple[str, ...]) -> str:
 def about_content(text: str, context: tuple[str, ...]) -> bool:
     """Whether a sentence is about user content (prompts, outputs...) rather than other data."""
     subject = _subject(text, context)
-    if _names_other_data(subject) and not _names_content(subject):
+    if OTHER_DATA.search(subject) and not CONTENT.search(subject):
         return False
-    if _names_content(text):
+    if CONTENT.search(text):
         return True
-    return any(_names_content(c) and not _names_other_data(c) for c in context[-2:])
+    return any(CONTENT.search(c) and not OTHER_DATA.search(c) for c in context[-2:])
 
 
 # a word each pattern needs (lower case): without one of them in a sentence, the pattern is not tried
@@ -235,9 +235,9 @@ def read(unit: Unit) -> list[tuple[str, str, str]]:
         else:
             condition = "default"
         out.append(("retention", d.iso, condition))
-    zero = ZERO.search(text) if could_hold(text, _ZERO_NEEDS) else None
+    zero = ZERO.search(text)
     if zero and not _IN_MODEL.search(text[zero.end() :][:40]):
-        if _names_zdr(text) and not _BY_DEFAULT.search(text):
+        if ZDR_WORDS.search(text) and not _BY_DEFAULT.search(text):
             out.append(("retention", "zero", "zdr"))
         elif CHOICE.search(text) and _CONDITIONAL.search(text):
             out.append(("retention", "zero", "zdr"))
@@ -259,12 +259,10 @@ def read(unit: Unit) -> list[tuple[str, str, str]]:
 
 def _storage_can_be_turned_off(text: str) -> bool:
     """ "If the customer is approved for ..., the data storage ... is not performed": storage is optional."""
-    if not could_hold(text, _NO_STORAGE_NEEDS):
-        return False  # no negation: NO_STORAGE cannot match
-    return bool(CHOICE.search(text) and NO_STORAGE.search(text) and _IF_WHEN.search(text))
+    return bool(NO_STORAGE.search(text) and CHOICE.search(text) and _IF_WHEN.search(text))
 
 
 def _zdr(text: str, out: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
-    if _names_zdr(text) and not ZDR_NEGATED.search(text) and ("zdr", "available", "zdr") not in out:
+    if ZDR_WORDS.search(text) and not ZDR_NEGATED.search(text) and ("zdr", "available", "zdr") not in out:
         out.append(("zdr", "available", "zdr"))
     return out

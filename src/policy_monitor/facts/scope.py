@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .sentences import could_hold
+from .sentences import Gated
 
 BUSINESS = re.compile(
     r"\b(?:APIs?|API[- ]?Platform|businesses|business (?:users?|customers?|offerings?|accounts?|plans?|data|"
@@ -22,11 +22,15 @@ BUSINESS = re.compile(
     r"paid (?:version|services?|plans?|tiers?|subscriptions?)|[Pp]lateforme|endpoints?|Team)\b"
 )
 API = re.compile(r"\b(?:APIs?|API[- ]?Platform|[Pp]lateforme|endpoints?)\b")
-CONSUMER = re.compile(
-    r"\b(?:consumers?|individuals?|free(?: version| plan| tier| services?| subscription)?|"
-    r"apps?|applications? for individuals|personal (?:use|accounts?)|Chat|chats|mobile|"
-    r"Temporary Chats?|Private Chat)\b",
-    re.IGNORECASE,
+_CONSUMER_NEEDS = ("consumer", "individual", "free", "app", "personal", "chat", "mobile")
+CONSUMER = Gated(
+    re.compile(
+        r"\b(?:consumers?|individuals?|free(?: version| plan| tier| services?| subscription)?|"
+        r"apps?|applications? for individuals|personal (?:use|accounts?)|Chat|chats|mobile|"
+        r"Temporary Chats?|Private Chat)\b",
+        re.IGNORECASE,
+    ),
+    _CONSUMER_NEEDS,
 )
 # business cues that name who someone is rather than an offering of the vendor
 _WEAK_BUSINESS = frozenset(
@@ -63,15 +67,10 @@ _BUSINESS_WORD = re.compile(r"\b(?:business|enterprise|commercial|employer)\b", 
 _PROCESSOR = re.compile(r"\bon (?:your |their )?behalf\b|\bprocessor\b|\bservice provider\b", re.IGNORECASE)
 
 
-# words (lower case) one of which each match of CONSUMER holds: a text holding none of them is not searched
-# (`could_hold`), as the pattern would find nothing in it
-_CONSUMER_NEEDS = ("consumer", "individual", "free", "app", "personal", "chat", "mobile")
-
-
 def cues(text: str) -> tuple[bool, bool]:
     """(business, consumer) cues in one piece of text."""
     business = bool(BUSINESS.search(text))
-    consumer = could_hold(text, _CONSUMER_NEEDS) and CONSUMER.search(text) is not None
+    consumer = CONSUMER.search(text) is not None
     return business, consumer
 
 

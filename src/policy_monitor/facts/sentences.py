@@ -107,6 +107,20 @@ def could_hold(text: str, words: tuple[str, ...]) -> bool:
     return _may_hold(fold(text), words)
 
 
+class Gated:
+    """A case-insensitive pattern with the words (lower case) one of which each of its matches holds: a text
+    holding none of them is not searched (`could_hold`), as the pattern would find nothing in it."""
+
+    __slots__ = ("needs", "pattern")
+
+    def __init__(self, pattern: re.Pattern[str], needs: tuple[str, ...]) -> None:
+        self.pattern = pattern
+        self.needs = needs
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return self.pattern.search(text) if could_hold(text, self.needs) else None
+
+
 def _may_hold(folded: str | None, words: tuple[str, ...]) -> bool:
     """Whether a text folded by `fold` (None: it cannot tell) may hold one of `words`."""
     if folded is None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 
-from .sentences import Unit, could_hold
+from .sentences import Gated, Unit
 
 TRAIN = re.compile(
     r"(?<![-\w])(?:re)?train(?:s|ed|ing)?\b|\bfine-?tun(?:e|es|ing)\b|\bimprov\w*\b[^.;]{0,80}?\bmodels?\b|"
@@ -45,11 +45,17 @@ USER_CONTENT = re.compile(
     r"information you|what you|user data|customer data)\b",
     re.IGNORECASE,
 )
-NOT_USER_DATA = re.compile(
-    r"\b(?:publicly available|public(?:ly)? (?:data|sources|information)|on the internet|from the internet|"
-    r"third[- ]party (?:sources|content|data|datasets?)|datasets? provided|Third-Party Content|"
-    r"pre-?trained|training data uploaded|personnel|employees|staff)\b",
-    re.IGNORECASE,
+_NOT_USER_DATA_NEEDS = (
+    "public", "internet", "third", "dataset", "trained", "training data uploaded", "personnel", "employees", "staff",
+)  # fmt: skip
+NOT_USER_DATA = Gated(
+    re.compile(
+        r"\b(?:publicly available|public(?:ly)? (?:data|sources|information)|on the internet|from the internet|"
+        r"third[- ]party (?:sources|content|data|datasets?)|datasets? provided|Third-Party Content|"
+        r"pre-?trained|training data uploaded|personnel|employees|staff)\b",
+        re.IGNORECASE,
+    ),
+    _NOT_USER_DATA_NEEDS,
 )
 # data the vendor obtains from other organisations (licensed or bought datasets): not customer content
 OBTAINED = re.compile(
@@ -64,11 +70,17 @@ CUSTOMER_SUBJECT = re.compile(
     r"Licensee|Developers?|Recipient)\s+(?:(?:may|shall|must|will|can|cannot|agrees?|are|is|should)"
     r"\b|(?:may|shall|must) not|won't|can't)",
 )
-OPT_OUT = re.compile(
-    r"\bopt(?:s|ed|ing)?[- ]?out\b|\bobject(?:ing)? to\b|\bturn(?:ing)? off\b|\bswitch(?:ing)? off\b|"
-    r"\bdisabl\w+|\bwithdraw\w*|\brevok\w+|\bunless you (?:choose|decide|tell)|\bdata controls\b|"
-    r"\bchange (?:this|your \w+) in (?:your )?settings",
-    re.IGNORECASE,
+_OPT_OUT_NEEDS = (
+    "opt", "object", "turn", "switch", "disabl", "withdraw", "revok", "unless you", "data controls", "settings",
+)  # fmt: skip
+OPT_OUT = Gated(
+    re.compile(
+        r"\bopt(?:s|ed|ing)?[- ]?out\b|\bobject(?:ing)? to\b|\bturn(?:ing)? off\b|\bswitch(?:ing)? off\b|"
+        r"\bdisabl\w+|\bwithdraw\w*|\brevok\w+|\bunless you (?:choose|decide|tell)|\bdata controls\b|"
+        r"\bchange (?:this|your \w+) in (?:your )?settings",
+        re.IGNORECASE,
+    ),
+    _OPT_OUT_NEEDS,
 )
 OPT_IN = re.compile(
     r"\bopt(?:s|ed|ing)?[- ]?in(?:to)?\b|\bexplicit(?:ly)?\b[^.;]{0,30}\b(?:consent|permission|agree\w*|"
@@ -136,7 +148,11 @@ FEEDBACK = re.compile(
     re.IGNORECASE,
 )
 FLAGGED = re.compile(r"^(?:if|when)\b[^,]{0,80}\bflag\w*", re.IGNORECASE)
-EXCLUDING = re.compile(r"\bexclud\w*\s+(?:\w+\s+)?(?:model\s+)?training\b", re.IGNORECASE)
+_EXCLUDING_NEEDS = ("exclud",)
+EXCLUDING = Gated(
+    re.compile(r"\bexclud\w*\s+(?:\w+\s+)?(?:model\s+)?training\b", re.IGNORECASE),
+    _EXCLUDING_NEEDS,
+)
 _MAIN_END = re.compile(r",?\s*\b(?:unless|except|other than|save)\b|\(\s*(?:1|a|i)\s*\)|—|–", re.IGNORECASE)
 _CLAUSE_START = re.compile(r";\s+|,\s+(?:and|but|while|whereas)\s+|\.\s+|\bbut\b|:\s", re.IGNORECASE)
 _PURPOSE = re.compile(r"^(?:to|for)\s+\w+", re.IGNORECASE)
@@ -150,27 +166,6 @@ _IF_OPT_OUT = re.compile(r"\b(?:if|once|when|after) you(?:'ve| have)? (?:\w+ )?o
 # what any statement of `read` needs: a word TRAIN needs (`_could_train`), one NO_SERVICE_USE needs (its
 # negation, `_could_refuse`) or one `_only_purpose` needs; none holds whitespace (see retention.NEEDS)
 NEEDS = ("train", "fine", "model", "not", "n't", "never", "only", "solely", "exclusively", "purpose")
-
-
-# words (lower case) one of which each match of a pattern holds: a text holding none of them is not
-# searched (`could_hold`), as the pattern would find nothing in it
-_NOT_USER_DATA_NEEDS = (
-    "public", "internet", "third", "dataset", "trained", "training data uploaded", "personnel", "employees", "staff",
-)  # fmt: skip
-_OPT_OUT_NEEDS = (
-    "opt", "object", "turn", "switch", "disabl", "withdraw", "revok", "unless you", "data controls", "settings",
-)  # fmt: skip
-_EXCLUDING_NEEDS = ("exclud",)
-
-
-def _not_user_data(text: str) -> bool:
-    """Whether NOT_USER_DATA matches `text`."""
-    return could_hold(text, _NOT_USER_DATA_NEEDS) and NOT_USER_DATA.search(text) is not None
-
-
-def _opts_out(text: str) -> bool:
-    """Whether OPT_OUT matches `text`."""
-    return could_hold(text, _OPT_OUT_NEEDS) and OPT_OUT.search(text) is not None
 
 
 def _could_train(folded: str) -> bool:
@@ -248,7 +243,7 @@ def read(unit: Unit, previous: str = "") -> list[tuple[str, str, int]]:
         if _only_purpose(text, folded):
             return [("no", "service-only", 2)]
         return []
-    if could_hold(text, _EXCLUDING_NEEDS) and EXCLUDING.search(text):
+    if EXCLUDING.search(text):
         return []
     if not MODEL.search(text) and not TRAIN_ON.search(text):
         return []
@@ -258,11 +253,13 @@ def read(unit: Unit, previous: str = "") -> list[tuple[str, str, int]]:
     purpose = bool(_PURPOSE.match(text)) or "|" in text or listed
     if not USE_FOR_TRAINING.search(text) and not (purpose and _PURPOSE_VERB.match(text)):
         return []
-    if (_not_user_data(text) or ("from" in text and OBTAINED.search(text))) and not _YOURS.search(text[: m.start()]):
+    if (NOT_USER_DATA.search(text) or ("from" in text and OBTAINED.search(text))) and not _YOURS.search(
+        text[: m.start()]
+    ):
         return []
     if RETENTION_CRITERIA.search(text, 0, m.start()) and not _USE_VERB.search(text) and not _YOURS.search(text):
         return []  # "we decide how long to keep information based on how long it remains necessary for training"
-    if _ANAPHORA.match(text) and _not_user_data(previous):
+    if _ANAPHORA.match(text) and NOT_USER_DATA.search(previous):
         return []  # "Consequently, we may use ..." continues a sentence about public data
     # the main clause: from the start of the clause holding the training verb to that verb
     starts = [c.end() for c in _CLAUSE_START.finditer(text, 0, m.start())]
@@ -270,7 +267,7 @@ def read(unit: Unit, previous: str = "") -> list[tuple[str, str, int]]:
     main = text[clause_start : m.start()]
     subjects = list(CUSTOMER_SUBJECT.finditer(text, 0, m.start()))
     subject = subjects[-1] if subjects else None
-    if subject is not None and not _opts_out(text) and not _VENDOR.search(text[subject.end() : m.start()]):
+    if subject is not None and not OPT_OUT.search(text) and not _VENDOR.search(text[subject.end() : m.start()]):
         return []  # a rule for the customer ("Customer shall not use Outputs to develop models")
     if not purpose and not USER_CONTENT.search(text):
         return []
@@ -280,7 +277,7 @@ def read(unit: Unit, previous: str = "") -> list[tuple[str, str, int]]:
     if cut and cut.start() > 0:
         lead = lead[: cut.start()]
     negated = bool(NEGATION.search(lead))
-    opt_out = _opts_out(text)
+    opt_out = OPT_OUT.search(text)
     if opt_out and (not negated or _IF_OPT_OUT.search(text)):
         return [("opt-out", "default", strength)]
     if negated:
