@@ -44,8 +44,8 @@ _SCOPE_SENTENCES = 400
 _TOPICAL, _WEAK, _CONTENT, _READ = 1, 2, 4, 8
 _ENOUGH = _TOPICAL | _READ  # a text holding both states a fact whatever else it holds
 # the bits of each word (whitespace-separated token, lower-cased) and of each sentence (raw text) met:
-# pages share most of their vocabulary and much of their boilerplate, so each is looked at once per
-# process (the tables are emptied when they grow large)
+# pages share most of their vocabulary, and a sentence is asked about again after its line, so each is
+# looked at once per process (the tables are emptied when they grow large)
 _WORD_BITS: dict[str, int] = {}
 _TEXT_BITS: dict[str, int] = {}
 _KNOWN_WORDS = 50_000
