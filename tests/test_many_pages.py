@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 import sqlalchemy
 
+from policy_monitor.facts import EXTRACTOR_VERSION
+
 from .conftest import FILLER, Monitor, Site, policy_html, write_sources
 
 PAGES = 24  # more than a run reads in its own process before it starts worker processes
@@ -100,6 +102,10 @@ def check_three_runs(site: Site, m: Monitor, run: Any) -> None:
     # each version keeps the body as it was served, compressed
     assert [retention(60, 0).encode("cp1252") in body for body in stored_bodies(m, "v0")] == [False, True]
     assert [retention(60, 17).encode() in body for body in stored_bodies(m, "v17")] == [False, True]
+    # and each version's facts name the extractor that read them
+    with sqlalchemy.create_engine(m.db).connect() as c:
+        versions = c.execute(sqlalchemy.text("SELECT version, count(*) FROM extractions GROUP BY version")).all()
+    assert versions == [(EXTRACTOR_VERSION, PAGES + 3)]
 
 
 def stored_bodies(m: Monitor, vendor: str) -> list[bytes]:

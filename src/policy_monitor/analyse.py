@@ -23,7 +23,7 @@ class Analysis:
     summary: dict[str, Any]
     evidence: dict[str, str]
     facts: list[dict[str, str]]
-    extractor_version: str
+    extractor_version: str  # of the extractor that read the facts ("" when none were read)
     facts_read: bool = True  # False when the text is the current snapshot's: nothing new to read
     raw: bytes | None = None  # the body zlib-compressed, as stored (`analyse_fetched` of new text)
 
@@ -60,15 +60,23 @@ def analyse_fetched(page: FetchedPage, rules: PageRules, current_key: str | None
 
 def analyse(text: str, content_type: str | None, rules: PageRules, current_key: str | None = None) -> Analysis:
     """Normalise the page; read its facts unless its canonical text is the current snapshot's (`current_key`):
-    most pages change bytes on every load (nonces, tokens) but not their policy."""
-    from .facts import EXTRACTOR_VERSION
+    most pages change bytes on every load (nonces, tokens) but not their policy. The extractor is imported
+    only to read facts: a pass whose pages all hold their current text never loads it."""
     from .normalize import normalize
 
     page = normalize(text, content_type, select=rules.select, remove=rules.remove, ignore=rules.ignore)
     page = replace(page, canonical="")  # compared through `key`; not shipped back from a worker process
+    unread = Analysis(page, {}, {}, [], "", facts_read=False)
     if current_key is not None and page.key == current_key:
-        return Analysis(page, {}, {}, [], EXTRACTOR_VERSION, facts_read=False)
-    return Analysis(page=page, extractor_version=EXTRACTOR_VERSION, **facts_of(page.text))
+        return unread
+    return with_facts(unread)
+
+
+def with_facts(analysis: Analysis) -> Analysis:
+    """The analysis with the facts of its text read."""
+    from .facts import EXTRACTOR_VERSION
+
+    return replace(analysis, facts_read=True, extractor_version=EXTRACTOR_VERSION, **facts_of(analysis.page.text))
 
 
 def facts_of(text: str) -> dict[str, Any]:

@@ -50,9 +50,11 @@ class Analyser:
         many = self.expected > self.POOL_AFTER
         if many or (self.checks > self.POOL_AFTER and can_fork()):
             try:
-                pool = self._start(share=many)
+                pool = self._start(share=many and self.workers > 1)
                 if pool is not None:
-                    pool.submit(int)  # start the worker processes now, while the first pages are fetched
+                    # start the worker processes now, and have them import the reading code while the first
+                    # pages are fetched
+                    pool.submit(_import_readers)
             except Exception as e:  # noqa: BLE001 - without workers, pages are read in this process
                 log.warning("worker processes unavailable (%s); reading pages in this process", type(e).__name__)
                 self.pool, self.workers = None, 0
@@ -123,6 +125,13 @@ def worker_context(share: bool = True) -> BaseContext:
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(modules)
     return ctx
+
+
+def _import_readers() -> None:
+    from .analyse import READERS
+
+    for name in READERS:
+        importlib.import_module(name)
 
 
 def _worker_start() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -99,9 +99,9 @@ def record(session: Session, src: SourceRow, result: FetchResult, analysis: Anal
             src.body_hash = result.body_hash
         if analysis is not None and outcome in ("new", "changed"):
             if not analysis.facts_read:  # cannot happen for a new text; read them rather than store none
-                from .analyse import facts_of
+                from .analyse import with_facts
 
-                analysis = replace(analysis, facts_read=True, **facts_of(analysis.page.text))
+                analysis = with_facts(analysis)
             alerts.extend(_store_version(session, src, result, analysis, outcome, now))
             src.last_changed_at = now  # the vendor is checked against the registry by the caller, per batch
 
