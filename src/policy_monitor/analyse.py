@@ -26,6 +26,9 @@ class Analysis:
     extractor_version: str  # of the extractor that read the facts ("" when none were read)
     facts_read: bool = True  # False when the text is the current snapshot's: nothing new to read
     raw: bytes | None = None  # the body zlib-compressed, as stored (`analyse_fetched` of new text)
+    # the current snapshot's text, served as a real page (the guard accepts it): the check is unchanged, and
+    # the page comes back from `analyse_fetched` without its text, which nobody needs
+    holds_current: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,18 +47,25 @@ class FetchedPage:
     body: bytes
     charset: str | None  # as the fetch decoded it
     content_type: str | None
+    status: int = 200
 
     def text(self) -> str:
         return text_of(self.body, self.content_type, self.charset) or ""
 
 
 def analyse_fetched(page: FetchedPage, rules: PageRules, current_key: str | None = None) -> Analysis:
-    """`analyse()` of a fetched body; a page holding new text comes back with its body compressed as it is
-    stored (`Analysis.raw`), done here so the fetching process spends no time on it."""
+    """`analyse()` of a fetched body, with what the fetching process would otherwise do itself: a page
+    holding new text comes back with its body compressed as it is stored (`Analysis.raw`); a page holding
+    the current text is judged by the guard, and if it passes comes back without its text
+    (`Analysis.holds_current`), so that most unchanged checks cost the fetching process next to nothing."""
     analysis = analyse(page.text(), page.content_type, rules, current_key)
-    if not analysis.facts_read:
-        return analysis
-    return replace(analysis, raw=zlib.compress(page.body, 1))
+    if analysis.facts_read:
+        return replace(analysis, raw=zlib.compress(page.body, 1))
+    from .guard import judge
+
+    if judge(analysis.page, status=page.status, previous_chars=len(analysis.page.text)) is not None:
+        return analysis  # recorded as a failed check, with the guard's reason and the page's text
+    return replace(analysis, page=replace(analysis.page, text="", markdown=""), holds_current=True)
 
 
 def analyse(text: str, content_type: str | None, rules: PageRules, current_key: str | None = None) -> Analysis:

@@ -259,11 +259,11 @@ async def run_pass(
             if job.needs_analysis(result):
                 from .analyse import FetchedPage, PageRules
 
-                page = FetchedPage(result.body or b"", result.charset, result.content_type)
+                page = FetchedPage(result.body or b"", result.charset, result.content_type, result.status or 200)
                 rules = PageRules(job.source.select, tuple(job.source.remove), tuple(job.source.ignore))
                 analysis = await analyser.analyse(page, rules, job.current_key)
-                if same_policy(job, result, analysis):
-                    analysis = None  # new bytes, the snapshot's policy: recorded as unchanged
+                if not isinstance(analysis, str) and analysis.holds_current:
+                    analysis = None  # new bytes, the snapshot's policy: recorded as unchanged, in bulk
                 if new_version(analysis):
                     raw = analysis.raw or zlib.compress(page.body, 1)
             # the writer needs neither the body nor its text, and the compressed body only for a new version
@@ -466,16 +466,6 @@ def new_version(analysis: Analysis | str | None) -> TypeGuard[Analysis]:
     """Whether a check's outcome holds a page read for a new version (None: nothing read; a string: why
     the page could not be read)."""
     return analysis is not None and not isinstance(analysis, str)
-
-
-def same_policy(job: Job, result: FetchResult, analysis: Analysis | str) -> bool:
-    """Whether new bytes (a fresh nonce, a timestamp) hold the current snapshot's policy text, accepted by
-    the guard: such a check is recorded as unchanged, in bulk."""
-    if isinstance(analysis, str) or analysis.facts_read or analysis.page.key != job.current_key:
-        return False
-    from .guard import judge
-
-    return judge(analysis.page, status=result.status or 200, previous_chars=len(analysis.page.text)) is None
 
 
 def user_agent() -> str:
