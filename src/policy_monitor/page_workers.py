@@ -3,7 +3,8 @@
 A few pages are read in a thread. A pass with many pages to read (a cold run, or pages whose bytes change on
 every load) reads them in worker processes, one per core but the fetching process's own, so reading uses every
 core while the fetches go on. The workers are forked from this process when it has a single thread: they then
-share its memory (the interpreter and the reading code, imported once) and start in milliseconds. A process
+share its memory (the interpreter and, with several workers, the reading code, imported once) and start in
+milliseconds; a single worker imports the reading code itself while the first pages are fetched. A process
 that already runs threads (the daemon, a test runner) starts them from a fork server instead, because forking
 a process with threads can deadlock the child.
 """
