@@ -10,6 +10,8 @@ from __future__ import annotations
 from .extract import extract, extract_consumer
 from .model import Extraction, Fact, Summary
 
-EXTRACTOR_VERSION = "2"
+# raised whenever the facts read from a text can change (3: "you can delete a chat, which is erased within
+# N days" is a deletion the user asks for, not how long content is kept)
+EXTRACTOR_VERSION = "3"
 
 __all__ = ["EXTRACTOR_VERSION", "Extraction", "Fact", "Summary", "extract", "extract_consumer"]

@@ -72,6 +72,8 @@ UNKNOWN = re.compile(
 AFTER_DELETION = re.compile(
     r"\b(?:deleted (?:or unsaved )?(?:conversations?|chats?|content|data)|"
     r"(?:after|once|when|if) (?:you|the user|a user|users|customer) (?:choose to )?delet\w*|"
+    # "you can delete a conversation, which is then erased within 30 days": the period follows a deletion
+    r"(?:you|users|customers) (?:also )?(?:can|may|are able to|have the (?:ability|option) to) \[?delete\b|"
     r"(?:after|upon|following|of|on) (?:the )?(?:termination|"
     r"expiration|deletion|closure|cancellation)|account (?:deletion|closure)|(?:agreement|contract) "
     r"(?:terminates|ends|expires)|request (?:for )?deletion|delete your account|deletion request)",
