@@ -421,3 +421,25 @@ def test_db_upgrade_creates_and_reports_the_schema(tmp_path: Path, sqlite_url: s
 def test_db_upgrade_does_not_need_a_sources_file(tmp_path: Path, sqlite_url: str) -> None:
     r = monitor(tmp_path / "nowhere.yaml", sqlite_url, "db", "upgrade")
     assert r.code == 0 and r.out == f"database at revision {HEAD}\n"
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("P2W", "P14D", True),
+        ("P1D", "PT24H", True),
+        ("P1Y", "P12M", True),
+        ("P30D", "P30D", True),
+        ("P1M", "P30D", False),
+        ("P1Y", "P365D", False),
+        ("P30D", "P31D", False),
+        ("zero", "PT0S", False),
+        ("no", "no", True),
+        ("no", "opt-out", False),
+        (None, "P30D", False),
+    ],
+)
+def test_durations_of_the_same_length_are_the_same_value(a: str | None, b: str, same: bool) -> None:
+    from policy_monitor.vocabulary import same_value
+
+    assert same_value(a, b) is same and same_value(b, a) is same

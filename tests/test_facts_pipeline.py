@@ -44,6 +44,27 @@ def test_sources_of_a_vendor_are_merged_and_contradictions_shown(site: Site, mak
     assert mismatch[0]["new"] == "P30D | P90D"  # the two pages contradict each other, and say so
 
 
+def test_a_period_said_in_other_units_is_the_same_fact(site: Site, make_monitor: Any) -> None:
+    """"two weeks" is the registry's P14D: no mismatch, and rewording it later changes the page, not a fact."""
+    site.html("/p", policy_html("Examplar", [FILLER[0], "We keep API prompts for two weeks.", FILLER[1]]))
+    site.html("/faq", policy_html("FAQ", ["API inputs are deleted after 14 days.", FILLER[2]]))
+    m = make_monitor([vendor([site.url("/p"), site.url("/faq")], retention="P14D")])
+    m("run")
+    retention = next(f for f in m("status", "--json").json()[0]["facts"] if f["field"] == "retention")
+    assert retention["state"] == "ok"
+    assert retention["observed"] in ("P2W", "P14D")  # one value, as the first page states it
+    assert m.alerts() == []
+
+    site.html("/p", policy_html("Examplar", [FILLER[0], "We keep API prompts for fourteen days.", FILLER[1]]))
+    m("run")
+    assert [a["kind"] for a in m.alerts()] == ["page_changed"]
+
+    site.html("/p", policy_html("Examplar", [FILLER[0], "We keep API prompts for one month.", FILLER[1]]))
+    m("run")  # a month is not 14 days, nor 30: a real change, and the two pages now disagree
+    kinds = sorted(a["kind"] for a in m.alerts())
+    assert kinds == ["fact_changed", "page_changed", "page_changed", "registry_mismatch"]
+
+
 def test_reextract_stores_new_facts_without_fact_changed(
     site: Site, make_monitor: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .vocabulary import SUMMARY_FIELDS
+from .vocabulary import SUMMARY_FIELDS, same_value
 
 
 def unified_diff(old: str, new: str, old_label: str = "before", new_label: str = "after", context: int = 2) -> str:
@@ -42,11 +42,12 @@ class FieldChange:
 def summary_changes(
     old: Mapping[str, Any], new: Mapping[str, Any], old_evidence: Mapping[str, str], new_evidence: Mapping[str, str]
 ) -> list[FieldChange]:
-    """The summary fields whose value differs between two extractions (a statement added or removed counts)."""
+    """The summary fields whose value differs between two extractions (a statement added or removed counts;
+    a period said in other units, "14 days" for "two weeks", does not)."""
     out = []
     for f in SUMMARY_FIELDS:
         a, b = show(old.get(f)), show(new.get(f))
-        if a != b:
+        if not same_value(a, b):
             out.append(FieldChange(f, a, b, old_evidence.get(f), new_evidence.get(f)))
     return out
 
@@ -77,13 +78,15 @@ class ObservedField:
 
 
 def merge_observed(sources: Iterable[SourceSummary]) -> dict[str, ObservedField]:
-    """A vendor's observed summary: each field as stated by any of its sources (contradictions kept)."""
+    """A vendor's observed summary: each field as stated by any of its sources (contradictions kept; a value
+    said in other units by another source counts as the same, written as the first source wrote it)."""
     merged: dict[str, ObservedField] = {f: ObservedField(f, {}) for f in SUMMARY_FIELDS}
     for s in sources:
         for f in SUMMARY_FIELDS:
             v = show(s.summary.get(f))
             if v is None:
                 continue
+            v = next((known for known in merged[f].values if same_value(known, v)), v)
             merged[f].values.setdefault(v, []).append(s.url)
             if f in s.evidence:
                 merged[f].evidence.setdefault(v, s.evidence[f])
@@ -114,10 +117,10 @@ def check_expected(expected: Mapping[str, Any], observed: Mapping[str, ObservedF
             state = "unverified" if exp is not None else "not-expected"
         elif exp is None:
             state = "not-expected"
-        elif set(obs.values) == {exp}:
+        elif all(same_value(v, exp) for v in obs.values):
             state = "ok"
         else:
             state = "mismatch"
-            evidence = next((e for v, e in obs.evidence.items() if v != exp), evidence)
+            evidence = next((e for v, e in obs.evidence.items() if not same_value(v, exp)), evidence)
         out.append(Verdict(f, exp, obs.value, state, evidence, urls))
     return out

@@ -51,6 +51,29 @@ def duration_days(value: str) -> float | None:
     )
 
 
+def same_value(a: str | None, b: str | None) -> bool:
+    """Whether two fact values say the same thing: equal, or durations of the same length. A week is 7 days,
+    a day 24 hours and a year 12 months, so "two weeks" (P2W) is "14 days" (P14D) and P1D is PT24H; a
+    month is not a fixed number of days, so P1M is not P30D."""
+    if a == b:
+        return True
+    if a is None or b is None:
+        return False
+    key = _duration_key(a)
+    return key is not None and key == _duration_key(b)
+
+
+def _duration_key(value: str) -> tuple[int, int] | None:
+    """An ISO-8601 duration as (months, seconds), the two lengths that convert exactly within themselves."""
+    m = _DURATION.match(value)
+    if not m:
+        return None
+    g = {k: int(v) for k, v in m.groupdict().items() if v}
+    months = g.get("y", 0) * 12 + g.get("mo", 0)
+    hours = (g.get("w", 0) * 7 + g.get("d", 0)) * 24 + g.get("h", 0)
+    return months, (hours * 60 + g.get("mi", 0)) * 60 + g.get("s", 0)
+
+
 def yaml_bool_word(value: object, true_word: str, false_word: str) -> object:
     """YAML reads bare `yes`/`no` as booleans: turn them back into the vocabulary's words."""
     if value is True:
