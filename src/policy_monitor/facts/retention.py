@@ -122,7 +122,8 @@ NO_STORAGE = Gated(
     _NO_STORAGE_NEEDS,
 )
 _CLAUSE = re.compile(
-    r",?\s+\bunless\b|,?\s+\bexcept\b|;\s+|,?\s+\bprovided that\b|\(\s*[a-h]\s*\)|\(\s*[ivx]+\s*\)",
+    r",?\s+\bunless\b|,?\s+\bexcept\b|;\s+|,?\s+\bprovided that\b|\(\s*[a-h]\s*\)|\(\s*[ivx]+\s*\)|"
+    r",\s+or\s+(?=(?:for|up to|within)\b)",  # "kept for 30 days, or up to 2 years if flagged": another period
     re.IGNORECASE,
 )
 _LABEL = re.compile(r"^([^:]{2,80}):\s+\S")
@@ -138,7 +139,7 @@ _UNTIL = re.compile(r"\buntil\b")
 
 # words (lower case) one of which each match of a pattern holds: a text holding none of them is not
 # searched (`could_hold`), as the pattern would find nothing in it
-_CLAUSE_NEEDS = ("unless", "except", ";", "provided that", "(")
+_CLAUSE_NEEDS = ("unless", "except", ";", "provided that", "(", ", or")
 
 
 def _clauses(text: str) -> list[tuple[int, int]]:
@@ -226,9 +227,7 @@ def read(unit: Unit) -> list[tuple[str, str, str]]:
             condition = "setting"
         elif REVIEWED.search(clause) or REVIEWED.search(text[:a]):
             condition = "reviewed"
-        elif ABUSE.search(clause) and a > 0 and _EXCEPTION_START.match(text[a:b]):
-            condition = "abuse-exception"
-        elif ABUSE.search(clause):
+        elif ABUSE.search(clause):  # also "..., unless flagged for abuse, in which case up to 2 years"
             condition = "abuse"
         elif LEGAL.search(clause) and not _AFTER.search(text[a : d.start]):
             condition = "legal"
