@@ -18,14 +18,15 @@ from .sentences import Gated, Unit, could_hold
 
 _CONTENT_NEEDS = (
     "input", "output", "prompt", "completion", "conversation", "chat", "message", "content", "user data",
-    "customer data", "material", "queries", "response",
+    "customer data", "material", "queries", "response", "api data", "request",
 )  # fmt: skip
 CONTENT = Gated(
     re.compile(
         r"\b(?:inputs?|outputs?|prompts?|completions?|conversations?|chats?|chat history|messages?|"
         r"(?:user|customer) (?:content|data)|content (?:you|submitted|provided|flagged|sent|uploaded|that|which)|"
+        r"content (?:is|was|has been|gets) (?:flagged|reported)|"
         r"(?:flagged|violating|reported|harmful) (?:content|material)|"
-        r"(?:your|API|submitted) content|queries|"
+        r"(?:your|API|submitted) content|queries|API data|your (?:API )?requests|"
         r"generated content|responses?)\b",
         re.IGNORECASE,
     ),
