@@ -98,7 +98,7 @@ NEGATION = re.compile(
 )
 USE_FOR_TRAINING = re.compile(
     r"\b(?:use[sd]?|using|utili[sz]\w*|process\w*|analy[sz]\w*|leverag\w*|apply|applied)\b[^.;]{0,160}?"
-    r"\b(?:to|for|in)\s+(?:\w+\s+){0,3}?(?:train|training|retrain|fine-tune|fine-tuning|improv\w*|develop\w*)\b|"
+    r"\b(?:to|for|in|as)\s+(?:\w+\s+){0,3}?(?:train|training|retrain|fine-tune|fine-tuning|improv\w*|develop\w*)\b|"
     r"(?<![-\w])(?:re)?train(?:s|ed|ing)?\s+(?:on|with|our|its|the|any|their|models?|LLMs?|AI|and|or|\w+'s)\b|"
     r"\bmodel training\b|\btraining (?:purposes|and (?:improv|optimi|develop)\w*)|"
     r"\b(?:for|in|of) (?:model )?training\b|"
