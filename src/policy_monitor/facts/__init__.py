@@ -13,7 +13,8 @@ from .model import Extraction, Fact, Summary
 # raised whenever the facts read from a text can change (3: "you can delete a chat, which is erased within
 # N days" is a deletion the user asks for, not how long content is kept; a period for flagged content inside
 # an exception to the default, or after ", or", is the flagged-content period; "API data", "your requests"
-# and "content is flagged" name the customer's content; "used as training data" is about training)
+# and "content is flagged" name the customer's content; "used as training data" is about training;
+# "only in memory for the duration of the request" is zero retention)
 EXTRACTOR_VERSION = "3"
 
 __all__ = ["EXTRACTOR_VERSION", "Extraction", "Fact", "Summary", "extract", "extract_consumer"]

@@ -59,8 +59,8 @@ ZERO = Gated(
         r"doesn't\s+(?:store|retain|log|keep)|don't\s+(?:store|retain|log|keep)|"
         r"zero[- ]data[- ]retention\s+by\s+default|no\s+(?:data\s+)?retention|"
         r"(?:deleted|discarded)\s+(?:immediately\s+)?(?:after|once)\s+(?:the\s+)?(?:request|response|processing)|"
-        r"only\s+(?:for|during)\s+(?:the\s+)?(?:duration|time|period)\s+(?:of|needed|necessary)\s+(?:to\s+)?"
-        r"(?:process|generat|the request|fulfil))",
+        r"only\s+(?:(?:in memory|temporarily|transiently)\s+)?(?:for|during)\s+(?:the\s+)?(?:duration|time|period)\s+"
+        r"(?:of|needed|necessary)\s+(?:to\s+)?(?:process|generat|the request|fulfil))",
         re.IGNORECASE,
     ),
     _ZERO_NEEDS,
