@@ -65,6 +65,16 @@ def test_a_period_said_in_other_units_is_the_same_fact(site: Site, make_monitor:
     assert kinds == ["fact_changed", "page_changed", "page_changed", "registry_mismatch"]
 
 
+def test_a_mismatch_reworded_in_other_units_is_not_alerted_again(site: Site, make_monitor: Any) -> None:
+    site.html("/p", policy_html("Examplar", [FILLER[0], "We keep API prompts for 14 days.", FILLER[1]]))
+    m = make_monitor([vendor([site.url("/p")], retention="P30D")])
+    m("run")
+    assert [(a["kind"], a["new"]) for a in m.alerts()] == [("registry_mismatch", "P14D")]
+    site.html("/p", policy_html("Examplar", [FILLER[0], "We keep API prompts for two weeks.", FILLER[1]]))
+    m("run")
+    assert sorted(a["kind"] for a in m.alerts()) == ["page_changed", "registry_mismatch"]  # the same mismatch
+
+
 def test_reextract_stores_new_facts_without_fact_changed(
     site: Site, make_monitor: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

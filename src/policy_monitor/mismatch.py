@@ -17,6 +17,7 @@ from .alerts import NewAlert
 from .compare import SourceSummary, check_expected, merge_observed
 from .registry import Registry, Vendor
 from .store.schema import ExtractionRow, MismatchRow, SourceRow, utcnow
+from .vocabulary import same_value
 
 
 def latest_extraction(session: Session, snapshot_id: int) -> tuple[dict[str, Any], dict[str, str]] | None:
@@ -80,8 +81,8 @@ def mismatch_alerts(
                 session.delete(row)
             continue
         assert v.expected is not None and v.observed is not None
-        if row is not None and row.expected == v.expected and row.observed == v.observed:
-            continue
+        if row is not None and same_value(row.expected, v.expected) and same_value(row.observed, v.observed):
+            continue  # alerted already (the page may have reworded "14 days" as "two weeks" since)
         if row is None:
             row = MismatchRow(vendor_id=vendor.id, field=v.field, expected=v.expected, observed=v.observed, since=now)
             session.add(row)
