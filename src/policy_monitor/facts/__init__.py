@@ -14,7 +14,8 @@ from .model import Extraction, Fact, Summary
 # N days" is a deletion the user asks for, not how long content is kept; a period for flagged content inside
 # an exception to the default, or after ", or", is the flagged-content period; "API data", "your requests"
 # and "content is flagged" name the customer's content; "used as training data" is about training;
-# "only in memory for the duration of the request" is zero retention)
+# "only in memory for the duration of the request" is zero retention; "we do not offer zero data retention"
+# and "ZDR is unavailable" offer none)
 EXTRACTOR_VERSION = "3"
 
 __all__ = ["EXTRACTOR_VERSION", "Extraction", "Fact", "Summary", "extract", "extract_consumer"]

@@ -106,7 +106,11 @@ ZDR_WORDS = Gated(
     re.compile(r"\bzero[- ]data[- ]retention\b|\bZDR\b", re.IGNORECASE),
     _ZDR_WORDS_NEEDS,
 )
-ZDR_NEGATED = re.compile(r"\b(?:not|no longer) (?:available|offered|supported)\b", re.IGNORECASE)
+ZDR_NEGATED = re.compile(
+    r"\b(?:not|no longer) (?:available|offered|supported)\b|\bunavailable\b|"
+    r"\b(?:do|does|will|can)\s*(?:not|n't) (?:offer|provide|support)\b|\bcannot (?:offer|provide|support)\b",
+    re.IGNORECASE,
+)
 OPT_OUT_OF_RETENTION = re.compile(r"\bunless (?:you )?(?:validly )?opt(?:s|ed)?[- ]out\b", re.IGNORECASE)
 CHOICE = re.compile(
     r"\b(?:settings?|request|approved|enable\w*|activat\w*|opt(?:s|ed)?[- ]out|turn(?:ed)? off|configur\w+|"
