@@ -10,12 +10,7 @@ from __future__ import annotations
 from .extract import extract, extract_consumer
 from .model import Extraction, Fact, Summary
 
-# raised whenever the facts read from a text can change (3: "you can delete a chat, which is erased within
-# N days" is a deletion the user asks for, not how long content is kept; a period for flagged content inside
-# an exception to the default, or after ", or", is the flagged-content period; "API data", "your requests"
-# and "content is flagged" name the customer's content; "used as training data" is about training;
-# "only in memory for the duration of the request" is zero retention; "we do not offer zero data retention"
-# and "ZDR is unavailable" offer none)
+# raised whenever the facts read from some text can change; docs/accuracy.md says what each version changed
 EXTRACTOR_VERSION = "3"
 
 __all__ = ["EXTRACTOR_VERSION", "Extraction", "Fact", "Summary", "extract", "extract_consumer"]
