@@ -115,23 +115,25 @@ def worker_context(share: bool = True) -> BaseContext:
     """`fork` from a single-threaded process, `forkserver` (preloading the reading code once) otherwise.
     `share`: import the reading code before forking, so every worker shares it; without, a worker imports
     it when its first page arrives (a pass that may read no page at all pays nothing for it)."""
-    from .analyse import READERS
-
-    modules = ["policy_monitor.analyse", *READERS]
     if can_fork():
-        for name in modules if share else ():
-            importlib.import_module(name)
+        if share:
+            _import_readers()
         gc.freeze()  # the children's collections then leave what they share with us untouched (and shared)
         return multiprocessing.get_context("fork")
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(modules)
+    ctx.set_forkserver_preload(_reading_modules())
     return ctx
 
 
-def _import_readers() -> None:
+def _reading_modules() -> list[str]:
     from .analyse import READERS
 
-    for name in READERS:
+    return ["policy_monitor.analyse", *READERS]
+
+
+def _import_readers() -> None:
+    """Import the reading code: before forking workers that share it, or in a worker of its own."""
+    for name in _reading_modules():
         importlib.import_module(name)
 
 

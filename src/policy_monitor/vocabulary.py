@@ -36,10 +36,9 @@ def is_retention(value: str) -> bool:
 
 def duration_days(value: str) -> float | None:
     """Approximate length in days of an ISO-8601 duration (for ordering and display), else None."""
-    m = _DURATION.match(value)
-    if not m:
+    g = _duration_parts(value)
+    if g is None:
         return None
-    g = {k: int(v) for k, v in m.groupdict().items() if v}
     return (
         g.get("y", 0) * 365
         + g.get("mo", 0) * 30
@@ -49,6 +48,12 @@ def duration_days(value: str) -> float | None:
         + g.get("mi", 0) / 1440
         + g.get("s", 0) / 86400
     )
+
+
+def _duration_parts(value: str) -> dict[str, int] | None:
+    """The numbers of an ISO-8601 duration by unit (y, mo, w, d, h, mi, s; those given), else None."""
+    m = _DURATION.match(value)
+    return {k: int(v) for k, v in m.groupdict().items() if v} if m else None
 
 
 def same_value(a: str | None, b: str | None) -> bool:
@@ -65,10 +70,9 @@ def same_value(a: str | None, b: str | None) -> bool:
 
 def _duration_key(value: str) -> tuple[int, int] | None:
     """An ISO-8601 duration as (months, seconds), the two lengths that convert exactly within themselves."""
-    m = _DURATION.match(value)
-    if not m:
+    g = _duration_parts(value)
+    if g is None:
         return None
-    g = {k: int(v) for k, v in m.groupdict().items() if v}
     months = g.get("y", 0) * 12 + g.get("mo", 0)
     hours = (g.get("w", 0) * 7 + g.get("d", 0)) * 24 + g.get("h", 0)
     return months, (hours * 60 + g.get("mi", 0)) * 60 + g.get("s", 0)

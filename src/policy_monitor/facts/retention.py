@@ -108,7 +108,7 @@ ZDR_WORDS = Gated(
 )
 ZDR_NEGATED = re.compile(
     r"\b(?:not|no longer) (?:available|offered|supported)\b|\bunavailable\b|"
-    r"\b(?:do|does|will|can)\s*(?:not|n't) (?:offer|provide|support)\b|\bcannot (?:offer|provide|support)\b",
+    r"\b(?:do|does|will|can)\s*(?:not|n't) (?:offer|provide|support)\b",  # also "cannot offer"
     re.IGNORECASE,
 )
 OPT_OUT_OF_RETENTION = re.compile(r"\bunless (?:you )?(?:validly )?opt(?:s|ed)?[- ]out\b", re.IGNORECASE)
